@@ -1,0 +1,61 @@
+// swift-tools-version:6.2
+// Tools 6.2 or later is required: from 6.2 on, a package whose targets use
+// `.unsafeFlags` can still be a versioned dependency (ANCHORS.md §4), and we
+// need one unsafe flag to reach the FMA units.
+import PackageDescription
+
+// Code generation (README "Code generation"): without a target CPU, Swift lowers
+// `SIMD8<Float>.addingProduct` to eight scalar libm `fmaf` calls (~140x slower).
+// The default trait `FMA` compiles every target for the x86-64-v3 level
+// (Haswell: AVX2 + FMA3) and defines TESSERA_FMA, which switches the kernels
+// to `addingProduct`. Without the trait (or on a non-x86 host) the kernels use
+// `a + b * c`, which is correct everywhere.
+#if arch(x86_64)
+let fmaSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell"], .when(traits: ["FMA"])),
+    .define("TESSERA_FMA", .when(traits: ["FMA"])),
+]
+#else
+let fmaSwiftSettings: [SwiftSetting] = []
+#endif
+
+let settings: [SwiftSetting] = fmaSwiftSettings
+
+let package = Package(
+    name: "Tessera",
+    products: [
+        .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "Kernels", "Layers"]),
+        .library(name: "TesseraReference", targets: ["Reference"]),
+        .executable(name: "Bench", targets: ["Bench"]),
+    ],
+    traits: [
+        .trait(
+            name: "FMA",
+            description: "Compile for x86-64-v3 (AVX2 + FMA3) and use fused multiply-add in the kernels. Disable for older x86 CPUs."
+        ),
+        .default(enabledTraits: ["FMA"]),
+    ],
+    targets: [
+        // Tensor, shapes, errors: the vocabulary every other target speaks.
+        .target(name: "TesseraCore", swiftSettings: settings),
+        // The concurrentPerform work scheduler.
+        .target(name: "Scheduler", swiftSettings: settings),
+        // SIMD8 micro-kernels, their driver loops and the block-size tables.
+        .target(name: "Kernels", dependencies: ["TesseraCore", "Scheduler"], swiftSettings: settings),
+        // Naive plain-loop references that everything is checked against.
+        .target(name: "Reference", dependencies: ["TesseraCore"], swiftSettings: settings),
+        // Layers, networks and training, built thinly on the kernels.
+        .target(name: "Layers", dependencies: ["TesseraCore", "Scheduler", "Kernels"], swiftSettings: settings),
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers"],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "ReferenceTests", dependencies: ["TesseraCore", "Reference"], swiftSettings: settings),
+        .testTarget(
+            name: "KernelTests",
+            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference"],
+            swiftSettings: settings
+        ),
+    ]
+)
