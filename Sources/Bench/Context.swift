@@ -31,7 +31,7 @@ struct BenchContext {
 }
 
 /// A Bench suite: a name and a function that measures and records its cases.
-struct Suite {
+struct Suite: Sendable {
     let name: String
-    let run: (BenchContext) throws -> Void
+    let run: @Sendable (BenchContext) throws -> Void
 }

@@ -60,24 +60,32 @@ public enum Scheduler {
     ///   - threads: a per-call cap on the thread count; `nil` uses `maximumThreads`.
     ///   - body: computes one tile. It must write only memory that belongs to that tile.
     public static func parallelFor(tiles: Int, work: Double, threads: Int? = nil, _ body: (Int) -> Void) {
-        guard tiles > 0 else { return }
         let n = threadCount(tiles: tiles, work: work, threads: threads)
+        parallelFor(tiles: tiles, workers: n) { tile, _ in body(tile) }
+    }
+
+    /// Runs `body(tile, worker)` for every tile on exactly `workers` threads (the caller's included),
+    /// where `worker` in `0..<workers` names the thread's private scratch. Get `workers` from
+    /// `threadCount(tiles:work:threads:)` so that the small-work and nesting rules hold.
+    public static func parallelFor(tiles: Int, workers: Int, _ body: (_ tile: Int, _ worker: Int) -> Void) {
+        guard tiles > 0 else { return }
+        let n = max(1, min(workers, tiles))
         if n == 1 {
-            for t in 0..<tiles { body(t) }
+            for t in 0..<tiles { body(t, 0) }
             return
         }
         let next = TileCounter()
         withoutActuallyEscaping(body) { body in
             // concurrentPerform's closure is @Sendable; the tiles handed to each worker are disjoint.
             nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: n) { _ in
+            DispatchQueue.concurrentPerform(iterations: n) { worker in
                 let outer = pthread_getspecific(regionKey)
                 pthread_setspecific(regionKey, regionMarker)
                 defer { pthread_setspecific(regionKey, outer) }
                 while true {
                     let t = next.claim()
                     if t >= tiles { break }
-                    body(t)
+                    body(t, worker)
                 }
             }
         }

@@ -1,0 +1,59 @@
+import Scheduler
+
+extension GEMM {
+    /// Columns of C per parallel tile in the row-vector path.
+    static let rowVectorTile = 256
+
+    /// C = α·op(A)·op(B) + β·C (+ epilogue) for M ≤ `GEMMBlocking.smallM`, without packing.
+    static func rowVectorGEMM(
+        _ transA: Transpose, _ transB: Transpose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+        _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
+    ) {
+        let tiles = (n + rowVectorTile - 1) / rowVectorTile
+        // Memory-bound: B is streamed once per row of C.
+        let work = Double(m) * Double(n) * Double(k) * 4 * Scheduler.flopsPerByte
+        let workers = Scheduler.threadCount(tiles: tiles, work: work, threads: threads)
+        // Scratch: op(A)'s rows made contiguous (for the dot form), then one tile of results per worker.
+        Workspace.withScratch(count: m * k + workers * rowVectorTile) { scratch in
+            let rowsA = UnsafeMutablePointer(scratch)
+            for i in 0..<m {
+                for p in 0..<k { rowsA[i * k + p] = transA == .none ? a[i * lda + p] : a[p * lda + i] }
+            }
+            let results = scratch + m * k
+            Scheduler.parallelFor(tiles: tiles, workers: workers) { tile, worker in
+                let j0 = tile * rowVectorTile, cols = min(rowVectorTile, n - j0)
+                let out = results + worker * rowVectorTile
+                for i in 0..<m {
+                    let x = UnsafePointer(rowsA + i * k)
+                    if transB == .transpose {
+                        // op(B)[p, j] = B[j, p]: each column of op(B) is a contiguous row of B.
+                        var j = 0
+                        while j + 4 <= cols { sdotKernel4(k: k, x: x, w: b + (j0 + j) * ldb, ldw: ldb, out: out + j); j += 4 }
+                        while j < cols { sdotKernel1(k: k, x: x, w: b + (j0 + j) * ldb, out: out + j); j += 1 }
+                    } else {
+                        saxpyRowKernel(k: k, x: x, incx: 1, b: b + j0, ldb: ldb, n: cols, out: out)
+                    }
+                    combine(out, cols: cols, row: i, col0: j0, alpha: alpha, beta: beta, c: c + i * ldc + j0, epilogue: epilogue)
+                }
+            }
+        }
+    }
+
+    /// c[j] = α·acc[j] (+ β·c[j]) (+ bias) (ReLU, NaN passing), for one row segment.
+    static func combine(
+        _ acc: UnsafePointer<Float>, cols: Int, row: Int, col0: Int, alpha: Float, beta: Float,
+        c: UnsafeMutablePointer<Float>, epilogue: GEMMEpilogue
+    ) {
+        let bias = epilogue.bias?.baseAddress
+        for j in 0..<cols {
+            var v = alpha * acc[j]
+            if beta != 0 { v += beta * c[j] }
+            if let bias {
+                if epilogue.biasAxis == .row { v += bias[row] } else if epilogue.biasAxis == .column { v += bias[col0 + j] }
+            }
+            if epilogue.relu, v < 0 { v = 0 }
+            c[j] = v
+        }
+    }
+}

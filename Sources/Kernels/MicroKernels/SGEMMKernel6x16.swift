@@ -1,0 +1,84 @@
+/// How the micro-kernel combines its accumulators with C.
+enum KernelStoreMode {
+    /// C = α·acc (β = 0: C is never read, so NaN in C cannot leak).
+    case overwrite
+    /// C = α·acc + β·C.
+    case scale(Float)
+    /// C = α·acc + C (later K blocks).
+    case accumulate
+}
+
+/// The epilogue applied after the last K block: bias along rows or columns, then ReLU.
+struct KernelEpilogue {
+    var rowBias: UnsafePointer<Float>? = nil      // MR values, for this tile's rows
+    var columnBias: UnsafePointer<Float>? = nil   // NR values, for this tile's columns
+    var relu = false
+}
+
+/// C[0..<6, 0..<16] ⊕= α · A·B over `kc` steps: the register-blocked SGEMM micro-kernel.
+///
+/// `a` is an MR-panel packed k-major (6 floats per step) and `b` an NR-panel packed k-major
+/// (16 floats per step); both are zero-padded, so the kernel always computes a full 6×16 tile.
+/// Edge tiles are run on a 6×16 scratch tile by the driver. The 12 accumulators stay in ymm
+/// registers for the whole loop.
+@inline(never)
+func sgemmKernel6x16(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
+) {
+    var c00 = SIMD8<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00
+    var c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load8(pb), b1 = load8(pb, 8)
+        var ai = SIMD8<Float>(repeating: pa[0])
+        c00 = madd(c00, ai, b0); c01 = madd(c01, ai, b1)
+        ai = SIMD8<Float>(repeating: pa[1])
+        c10 = madd(c10, ai, b0); c11 = madd(c11, ai, b1)
+        ai = SIMD8<Float>(repeating: pa[2])
+        c20 = madd(c20, ai, b0); c21 = madd(c21, ai, b1)
+        ai = SIMD8<Float>(repeating: pa[3])
+        c30 = madd(c30, ai, b0); c31 = madd(c31, ai, b1)
+        ai = SIMD8<Float>(repeating: pa[4])
+        c40 = madd(c40, ai, b0); c41 = madd(c41, ai, b1)
+        ai = SIMD8<Float>(repeating: pa[5])
+        c50 = madd(c50, ai, b0); c51 = madd(c51, ai, b1)
+        pa += 6
+        pb += 16
+    }
+    storeRow(c00, c01, c, alpha, mode, epilogue, 0)
+    storeRow(c10, c11, c + ldc, alpha, mode, epilogue, 1)
+    storeRow(c20, c21, c + 2 * ldc, alpha, mode, epilogue, 2)
+    storeRow(c30, c31, c + 3 * ldc, alpha, mode, epilogue, 3)
+    storeRow(c40, c41, c + 4 * ldc, alpha, mode, epilogue, 4)
+    storeRow(c50, c51, c + 5 * ldc, alpha, mode, epilogue, 5)
+}
+
+/// Combines one 16-wide accumulator row with C and applies the epilogue.
+@inline(__always)
+private func storeRow(
+    _ lo: SIMD8<Float>, _ hi: SIMD8<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ alpha: Float, _ mode: KernelStoreMode, _ epilogue: KernelEpilogue?, _ row: Int
+) {
+    let al = SIMD8<Float>(repeating: alpha)
+    var v0 = lo * al, v1 = hi * al
+    switch mode {
+    case .overwrite: break
+    case .scale(let beta):
+        let be = SIMD8<Float>(repeating: beta)
+        v0 = madd(v0, be, load8(c)); v1 = madd(v1, be, load8(c, 8))
+    case .accumulate:
+        v0 += load8(c); v1 += load8(c, 8)
+    }
+    if let e = epilogue {
+        if let rb = e.rowBias {
+            let r = SIMD8<Float>(repeating: rb[row])
+            v0 += r; v1 += r
+        }
+        if let cb = e.columnBias {
+            v0 += load8(cb); v1 += load8(cb, 8)
+        }
+        if e.relu { v0 = relu8(v0); v1 = relu8(v1) }
+    }
+    store8(v0, c); store8(v1, c, 8)
+}

@@ -1,0 +1,59 @@
+import XCTest
+import Kernels
+import Reference
+import TesseraCore
+
+/// Conv2DPlan against `Reference.conv2dForward`, with SPEC §4's normalized error.
+final class ConvolutionTests: XCTestCase {
+    func check(_ shape: [Int], _ d: Conv2DDescriptor, bias: Bool = true, relu: Bool = false,
+               expect algorithm: ConvAlgorithm? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
+        var g = SeededGenerator(seed: UInt64(shape.reduce(0, +) * 31 + d.outChannels))
+        let x = try Tensor(shape: shape, generator: &g)
+        let w = try Tensor(shape: d.weightShape, generator: &g)
+        let b = bias ? try Tensor(shape: [d.outChannels], generator: &g) : nil
+        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu)
+        if let algorithm { XCTAssertEqual(plan.algorithm, algorithm, file: file, line: line) }
+        let y = try plan.forward(x)
+        let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: relu)
+        XCTAssertEqual(y.shape, yRef.shape, file: file, line: line)
+        var worst: Float = 0
+        for i in 0..<y.count {
+            XCTAssertFalse(y[flat: i].isNaN, file: file, line: line)
+            worst = max(worst, abs(y[flat: i] - yRef[flat: i]))
+        }
+        let scale = magnitude.scalars.max() ?? 1
+        let bound = 1e-6 * Float(try ConvGeometry(inputShape: shape, descriptor: d).reductionLength).squareRoot()
+        XCTAssertLessThanOrEqual(worst / scale, bound, "\(shape) \(d)", file: file, line: line)
+    }
+
+    func testSweptShapes() throws {
+        try check([1, 3, 7, 9], .init(inChannels: 3, outChannels: 5, kernel: 3, padding: 1), expect: .im2colGEMM)
+        try check([3, 5, 6, 5], .init(inChannels: 5, outChannels: 7, kernel: 3, stride: 2, padding: 1), relu: true)
+        try check([2, 4, 8, 7], .init(inChannels: 4, outChannels: 6, kernelHeight: 3, kernelWidth: 2,
+                                      padding: .init(top: 2, bottom: 0, left: 1, right: 3)))
+        try check([1, 4, 9, 9], .init(inChannels: 4, outChannels: 4, kernel: 3, padding: 2, dilation: 2))
+        try check([2, 6, 5, 5], .init(inChannels: 6, outChannels: 4, kernel: 3, padding: 1, groups: 2))
+        try check([1, 8, 6, 6], .init(inChannels: 8, outChannels: 8, kernel: 3, padding: 1, groups: 8), bias: false)
+        try check([1, 1, 1, 1], .init(inChannels: 1, outChannels: 3, kernel: 1))
+        try check([2, 13, 5, 3], .init(inChannels: 13, outChannels: 17, kernel: 1), relu: true, expect: .gemm1x1)
+        try check([1, 16, 7, 7], .init(inChannels: 16, outChannels: 9, kernel: 1, stride: 2))
+    }
+
+    func testReducedNetworkLayers() throws {
+        // VGG-16 and ResNet-50 layer kinds at reduced spatial size.
+        try check([1, 3, 16, 16], .init(inChannels: 3, outChannels: 64, kernel: 3, padding: 1), relu: true)
+        try check([1, 64, 8, 8], .init(inChannels: 64, outChannels: 64, kernel: 3, padding: 1), relu: true)
+        try check([1, 3, 20, 20], .init(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3))
+        try check([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1))
+    }
+
+    func testShapeMismatchThrows() throws {
+        let d = Conv2DDescriptor(inChannels: 3, outChannels: 4, kernel: 3)
+        XCTAssertThrowsError(try Conv2DPlan(descriptor: d, weights: try Tensor(shape: [4, 3, 3, 2])))
+        let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: [4, 3, 3, 3]))
+        XCTAssertThrowsError(try plan.forward(try Tensor(shape: [1, 2, 5, 5]))) { e in
+            XCTAssertTrue("\(e)".contains("[1, 2, 5, 5]"), "\(e)")
+        }
+        XCTAssertThrowsError(try plan.forward(try Tensor(shape: [1, 3, 2, 5])))
+    }
+}

@@ -1,0 +1,158 @@
+import XCTest
+import Kernels
+import Reference
+import TesseraCore
+
+/// The packed and row-vector GEMM paths against `Reference.gemm` (SPEC §4, §5).
+final class GEMMTests: XCTestCase {
+    static let guardValue: Float = -12345.5
+
+    struct Case {
+        var transA: Transpose = .none, transB: Transpose = .none
+        var m: Int, n: Int, k: Int
+        var alpha: Float = 1, beta: Float = 0
+        var padA = 0, padB = 0, padC = 0
+        var biasAxis: BiasAxis = .none, relu = false
+    }
+
+    /// Runs one case; returns C (without guards) so callers can compare thread counts bit for bit.
+    @discardableResult
+    func run(_ t: Case, threads: Int? = nil, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
+        var g = SeededGenerator(seed: seed)
+        let (aRows, aCols) = t.transA == .none ? (t.m, t.k) : (t.k, t.m)
+        let (bRows, bCols) = t.transB == .none ? (t.k, t.n) : (t.n, t.k)
+        let lda = aCols + t.padA, ldb = bCols + t.padB, ldc = t.n + t.padC
+        let a = (0..<(aRows * lda)).map { _ in g.nextFloat(in: -1, 1) }
+        let b = (0..<(bRows * ldb)).map { _ in g.nextFloat(in: -1, 1) }
+        let biasCount = t.biasAxis == .row ? t.m : t.n
+        let bias = (0..<biasCount).map { _ in g.nextFloat(in: -1, 1) }
+        // C: a guard band of 32 floats each side; β = 0 cases start from NaN, which must not leak.
+        let guardCount = 32
+        var cInit = [Float](repeating: Self.guardValue, count: t.m * ldc + 2 * guardCount)
+        for i in 0..<t.m { for j in 0..<t.n { cInit[guardCount + i * ldc + j] = t.beta == 0 ? .nan : g.nextFloat(in: -1, 1) } }
+        var cRef = [Float](repeating: 0, count: t.m * ldc)
+        for i in 0..<t.m { for j in 0..<t.n { cRef[i * ldc + j] = cInit[guardCount + i * ldc + j] } }
+        let magnitude = Reference.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                       a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: &cRef, ldc: ldc,
+                                       bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
+        var c = cInit
+        try a.withUnsafeBufferPointer { a in
+            try b.withUnsafeBufferPointer { b in
+                try bias.withUnsafeBufferPointer { bias in
+                    try c.withUnsafeMutableBufferPointer { cAll in
+                        let cView = UnsafeMutableBufferPointer(rebasing: cAll[guardCount..<(guardCount + t.m * ldc)])
+                        let epilogue = GEMMEpilogue(bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
+                        try GEMM.sgemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                       a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: cView, ldc: ldc,
+                                       epilogue: epilogue, threads: threads)
+                    }
+                }
+            }
+        }
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<t.m {
+            for j in 0..<t.n {
+                let v = c[guardCount + i * ldc + j]
+                XCTAssertFalse(v.isNaN, "NaN at (\(i),\(j)) in \(t)", file: file, line: line)
+                worst = max(worst, abs(v - cRef[i * ldc + j]))
+                scale = max(scale, magnitude[i * t.n + j])
+            }
+            for j in t.n..<ldc { XCTAssertEqual(c[guardCount + i * ldc + j], Self.guardValue, "gap written in \(t)", file: file, line: line) }
+        }
+        for i in 0..<guardCount {
+            XCTAssertEqual(c[i], Self.guardValue, "front guard written in \(t)", file: file, line: line)
+            XCTAssertEqual(c[c.count - 1 - i], Self.guardValue, "back guard written in \(t)", file: file, line: line)
+        }
+        let bound = 1e-6 * Float(t.k).squareRoot()
+        XCTAssertLessThanOrEqual(worst / max(scale, 1e-30), bound, "error in \(t)", file: file, line: line)
+        return (0..<t.m).flatMap { i in c[(guardCount + i * ldc)..<(guardCount + i * ldc + t.n)] }
+    }
+
+    func testSizeSweepAroundTheRegisterTile() throws {
+        // 1…MR+1 rows and 1…NR+1 columns, through both the row-vector (M ≤ 4) and packed paths.
+        for m in 1...7 {
+            for n in [1, 2, 7, 8, 9, 15, 16, 17] {
+                try run(Case(m: m, n: n, k: 5))
+            }
+        }
+    }
+
+    func testDepthsAroundKC() throws {
+        for k in [1, 2, 255, 256, 257, 600] {
+            try run(Case(m: 13, n: 35, k: k))
+            try run(Case(m: 3, n: 35, k: k))
+        }
+    }
+
+    func testPrimesTransposesAndLeadingDimensions() throws {
+        for ta in Transpose.allCases {
+            for tb in Transpose.allCases {
+                try run(Case(transA: ta, transB: tb, m: 37, n: 41, k: 43, padA: 3, padB: 5, padC: 7))
+                try run(Case(transA: ta, transB: tb, m: 149, n: 19, k: 263, padA: 1, padB: 2, padC: 3))
+                try run(Case(transA: ta, transB: tb, m: 2, n: 29, k: 31, padA: 1, padB: 1, padC: 2))
+                try run(Case(transA: ta, transB: tb, m: 1, n: 1, k: 1))
+            }
+        }
+    }
+
+    func testAlphaBeta() throws {
+        for (alpha, beta) in [(Float(2.5), Float(0)), (1, 1), (-0.5, 0.75), (0, 2)] {
+            try run(Case(m: 19, n: 23, k: 300, alpha: alpha, beta: beta, padC: 3))
+            try run(Case(m: 3, n: 23, k: 30, alpha: alpha, beta: beta, padC: 3))
+        }
+    }
+
+    func testFusedEpilogues() throws {
+        for axis in [BiasAxis.none, .row, .column] {
+            for relu in [false, true] {
+                try run(Case(m: 20, n: 37, k: 270, beta: 0.5, biasAxis: axis, relu: relu))
+                try run(Case(m: 2, n: 37, k: 27, biasAxis: axis, relu: relu))
+            }
+        }
+    }
+
+    func testBitIdenticalAcrossThreadCounts() throws {
+        // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
+        let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
+                      Case(transB: .transpose, m: 2, n: 3001, k: 2999)]
+        for t in shapes {
+            let one = try run(t, threads: 1)
+            for threads in [2, 5] {
+                let other = try run(t, threads: threads)
+                XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "\(t) differs at \(threads) threads")
+            }
+        }
+    }
+
+    func testPackedWeightsMatchUnpacked() throws {
+        var g = SeededGenerator(seed: 4)
+        let (m, n, k) = (30, 50, 70)
+        let a = (0..<(m * k)).map { _ in g.nextFloat(in: -1, 1) }
+        let b = (0..<(k * n)).map { _ in g.nextFloat(in: -1, 1) }
+        var c1 = [Float](repeating: .nan, count: m * n), c2 = c1
+        try a.withUnsafeBufferPointer { a in
+            try b.withUnsafeBufferPointer { b in
+                let packed = try PackedMatrixA(m: m, k: k, a: a, lda: k)
+                try c1.withUnsafeMutableBufferPointer { try GEMM.sgemm(packedA: packed, n: n, b: b, ldb: n, c: $0, ldc: n) }
+                try c2.withUnsafeMutableBufferPointer { try GEMM.sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: $0, ldc: n) }
+            }
+        }
+        XCTAssertEqual(c1, c2)
+    }
+
+    func testBadArgumentsThrowAndWriteNothing() throws {
+        let a = [Float](repeating: 1, count: 12), b = [Float](repeating: 1, count: 12)
+        var c = [Float](repeating: 7, count: 12)
+        try a.withUnsafeBufferPointer { a in
+            try b.withUnsafeBufferPointer { b in
+                try c.withUnsafeMutableBufferPointer { c in
+                    XCTAssertThrowsError(try GEMM.sgemm(m: 3, n: 4, k: 4, a: a, lda: 3, b: b, ldb: 4, c: c, ldc: 4))  // lda < k
+                    XCTAssertThrowsError(try GEMM.sgemm(m: 4, n: 4, k: 4, a: a, lda: 4, b: b, ldb: 4, c: c, ldc: 4))  // A too short
+                    XCTAssertThrowsError(try GEMM.sgemm(m: 3, n: 4, k: 0, a: a, lda: 4, b: b, ldb: 4, c: c, ldc: 4))  // k < 1
+                    XCTAssertThrowsError(try GEMM.sgemm(m: 3, n: 4, k: 3, a: a, lda: 4, b: b, ldb: 4, c: c, ldc: 5))  // C too short
+                }
+            }
+        }
+        XCTAssertEqual(c, [Float](repeating: 7, count: 12))
+    }
+}
