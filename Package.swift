@@ -15,8 +15,17 @@ let fmaSwiftSettings: [SwiftSetting] = [
     .unsafeFlags(["-target-cpu", "haswell"], .when(traits: ["FMA"])),
     .define("TESSERA_FMA", .when(traits: ["FMA"])),
 ]
+// The AVX-512 micro-kernels live in a module of their own, compiled for skylake-avx512
+// (x86-64-v4) and called only after a run-time CPU check, so the default build still runs on
+// AVX2-only CPUs. Trait `AVX512` (default) builds and dispatches to them.
+let avx512SwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "skylake-avx512"], .when(traits: ["AVX512"])),
+]
+let avx512Define: [SwiftSetting] = [.define("TESSERA_AVX512", .when(traits: ["AVX512"]))]
 #else
 let fmaSwiftSettings: [SwiftSetting] = []
+let avx512SwiftSettings: [SwiftSetting] = []
+let avx512Define: [SwiftSetting] = []
 #endif
 
 let settings: [SwiftSetting] = fmaSwiftSettings
@@ -24,7 +33,7 @@ let settings: [SwiftSetting] = fmaSwiftSettings
 let package = Package(
     name: "Tessera",
     products: [
-        .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "Kernels", "Layers"]),
+        .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "KernelsAVX512", "Kernels", "Layers"]),
         .library(name: "TesseraReference", targets: ["Reference"]),
         .executable(name: "Bench", targets: ["Bench"]),
     ],
@@ -33,15 +42,24 @@ let package = Package(
             name: "FMA",
             description: "Compile for x86-64-v3 (AVX2 + FMA3) and use fused multiply-add in the kernels. Disable for older x86 CPUs."
         ),
-        .default(enabledTraits: ["FMA"]),
+        .trait(
+            name: "AVX512",
+            description: "Build the AVX-512 micro-kernels (SIMD16 on zmm) and use them when the CPU has AVX-512 at run time."
+        ),
+        .default(enabledTraits: ["FMA", "AVX512"]),
     ],
     targets: [
         // Tensor, shapes, errors: the vocabulary every other target speaks.
         .target(name: "TesseraCore", swiftSettings: settings),
         // The concurrentPerform work scheduler.
         .target(name: "Scheduler", swiftSettings: settings),
-        // SIMD8 micro-kernels, their driver loops and the block-size tables.
-        .target(name: "Kernels", dependencies: ["TesseraCore", "Scheduler"], swiftSettings: settings),
+        // AVX-512 micro-kernels, compiled for x86-64-v4 and dispatched to at run time.
+        .target(name: "KernelsAVX512", swiftSettings: avx512SwiftSettings),
+        // SIMD8 micro-kernels, the driver loops, block sizes and kernel choice.
+        .target(
+            name: "Kernels", dependencies: ["TesseraCore", "Scheduler", "KernelsAVX512"],
+            swiftSettings: settings + avx512Define
+        ),
         // Naive plain-loop references that everything is checked against.
         .target(name: "Reference", dependencies: ["TesseraCore"], swiftSettings: settings),
         // Layers, networks and training, built thinly on the kernels.

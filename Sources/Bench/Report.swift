@@ -11,6 +11,8 @@ struct CaseResult {
     var peakFraction: Double? = nil
     var maxError: Double? = nil
     var algorithm: String? = nil
+    /// Problem size, e.g. "M×N×K" for a GEMM, so that peer scripts can rerun the same case.
+    var shape: String? = nil
 }
 
 /// Prints results: a table for people (stdout, or stderr under --json) and JSON lines for tools.
@@ -54,6 +56,7 @@ final class Reporter {
         }
         return "{\"suite\":\(str(r.suite)),\"name\":\(str(r.name)),\"threads\":\(r.threads),"
             + "\"seconds\":\(num(r.seconds)),\"gflops\":\(num(r.gflops)),\"gbps\":\(num(r.gbps)),"
-            + "\"peak_fraction\":\(num(r.peakFraction)),\"max_error\":\(num(r.maxError)),\"algorithm\":\(str(r.algorithm))}"
+            + "\"peak_fraction\":\(num(r.peakFraction)),\"max_error\":\(num(r.maxError)),\"algorithm\":\(str(r.algorithm)),"
+            + "\"shape\":\(str(r.shape))}"
     }
 }

@@ -3,7 +3,7 @@ import Kernels
 import Scheduler
 
 // `swift run -c release Bench`: the machine's peaks first, then every suite (SPEC §6).
-let suites: [Suite] = [GEMMSuite.suite]
+let suites: [Suite] = [ProbeSuite.suite, GEMMSuite.suite]
 
 do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
@@ -12,6 +12,7 @@ do {
     let r = ctx.reporter
     r.say("Tessera Bench")
     r.say("instruction set: \(InstructionSet.name)")
+    r.say("GEMM micro-kernel: \(GEMMMicroKernel.active.rawValue) (AVX-512 kernels \(GEMMMicroKernel.avx512_8x32.isSupported ? "in use" : "not available")); widest FMA \(MachineProbes.widestFMA)")
     r.say("threads: \(ctx.allThreads) (affinity \(Scheduler.availableThreads))\(options.quick ? ", quick" : "")")
     ctx.peak = MachineSuite.measure(ctx)
     r.say(String(format: "peak: FMA %.1f GFLOPS (1 thread), %.1f GFLOPS (%d threads); DRAM read %.1f / %.1f GB/s, triad %.1f / %.1f GB/s",

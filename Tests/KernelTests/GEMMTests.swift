@@ -15,9 +15,24 @@ final class GEMMTests: XCTestCase {
         var biasAxis: BiasAxis = .none, relu = false
     }
 
-    /// Runs one case; returns C (without guards) so callers can compare thread counts bit for bit.
+    /// Every micro-kernel this build and CPU can run.
+    static let kernels = GEMMMicroKernel.allCases.filter(\.isSupported)
+
+    override func tearDown() { GEMMMicroKernel.active = GEMMMicroKernel.best }
+
+    /// Runs one case with every supported micro-kernel; returns C from the last one.
     @discardableResult
     func run(_ t: Case, threads: Int? = nil, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
+        var out: [Float] = []
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            out = try runOnce(t, threads: threads, seed: seed, file: file, line: line)
+        }
+        return out
+    }
+
+    /// Runs one case; returns C (without guards) so callers can compare thread counts bit for bit.
+    func runOnce(_ t: Case, threads: Int?, seed: UInt64, file: StaticString, line: UInt) throws -> [Float] {
         var g = SeededGenerator(seed: seed)
         let (aRows, aCols) = t.transA == .none ? (t.m, t.k) : (t.k, t.m)
         let (bRows, bCols) = t.transB == .none ? (t.k, t.n) : (t.n, t.k)
@@ -53,7 +68,7 @@ final class GEMMTests: XCTestCase {
         for i in 0..<t.m {
             for j in 0..<t.n {
                 let v = c[guardCount + i * ldc + j]
-                XCTAssertFalse(v.isNaN, "NaN at (\(i),\(j)) in \(t)", file: file, line: line)
+                XCTAssertFalse(v.isNaN, "NaN at (\(i),\(j)) in \(t) with \(GEMMMicroKernel.active)", file: file, line: line)
                 worst = max(worst, abs(v - cRef[i * ldc + j]))
                 scale = max(scale, magnitude[i * t.n + j])
             }
@@ -64,14 +79,14 @@ final class GEMMTests: XCTestCase {
             XCTAssertEqual(c[c.count - 1 - i], Self.guardValue, "back guard written in \(t)", file: file, line: line)
         }
         let bound = 1e-6 * Float(t.k).squareRoot()
-        XCTAssertLessThanOrEqual(worst / max(scale, 1e-30), bound, "error in \(t)", file: file, line: line)
+        XCTAssertLessThanOrEqual(worst / max(scale, 1e-30), bound, "error in \(t) with \(GEMMMicroKernel.active)", file: file, line: line)
         return (0..<t.m).flatMap { i in c[(guardCount + i * ldc)..<(guardCount + i * ldc + t.n)] }
     }
 
     func testSizeSweepAroundTheRegisterTile() throws {
-        // 1…MR+1 rows and 1…NR+1 columns, through both the row-vector (M ≤ 4) and packed paths.
-        for m in 1...7 {
-            for n in [1, 2, 7, 8, 9, 15, 16, 17] {
+        // 1…MR+1 rows and 1…NR+1 columns of both kernels (6×16, 8×32), through the row-vector (M ≤ 4) and packed paths.
+        for m in 1...9 {
+            for n in [1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33] {
                 try run(Case(m: m, n: n, k: 5))
             }
         }
@@ -115,16 +130,26 @@ final class GEMMTests: XCTestCase {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
                       Case(transB: .transpose, m: 2, n: 3001, k: 2999)]
-        for t in shapes {
-            let one = try run(t, threads: 1)
-            for threads in [2, 5] {
-                let other = try run(t, threads: threads)
-                XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "\(t) differs at \(threads) threads")
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            for t in shapes {
+                let one = try runOnce(t, threads: 1, seed: 1, file: #filePath, line: #line)
+                for threads in [2, 5] {
+                    let other = try runOnce(t, threads: threads, seed: 1, file: #filePath, line: #line)
+                    XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "\(t) differs at \(threads) threads with \(kernel)")
+                }
             }
         }
     }
 
     func testPackedWeightsMatchUnpacked() throws {
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            try packedWeightsMatchUnpacked()
+        }
+    }
+
+    func packedWeightsMatchUnpacked() throws {
         var g = SeededGenerator(seed: 4)
         let (m, n, k) = (30, 50, 70)
         let a = (0..<(m * k)).map { _ in g.nextFloat(in: -1, 1) }

@@ -39,13 +39,14 @@ enum GEMMSuite {
         for threads in ctx.threadCounts {
             let budget = ctx.options.quick ? 0.1 : 0.4
             let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: budget) { try! call(threads) }
-            let algorithm = s.m <= 4 ? "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)" : "packed 6x16 SIMD8"
+            let algorithm = s.m <= 4 ? "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)" : "packed \(GEMMMicroKernel.active.rawValue)"
             ctx.reporter.record(CaseResult(
                 suite: "gemm", name: s.name, threads: threads, seconds: t,
                 gflops: flops / t / 1e9, gbps: bytes / t / 1e9,
                 peakFraction: memoryBound ? bytes / t / 1e9 / ctx.peak.dram(threads: threads)
                                           : flops / t / 1e9 / ctx.peak.fma(threads: threads),
-                maxError: error, algorithm: algorithm))
+                maxError: error, algorithm: algorithm,
+                shape: "\(s.m)x\(s.n)x\(s.k)\(s.transB == .transpose ? "xT" : "")"))
         }
     }
 

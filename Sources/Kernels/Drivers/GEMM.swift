@@ -1,4 +1,7 @@
 import Scheduler
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
 @_exported import TesseraCore
 
 /// What a GEMM does after the product: add a bias vector along rows or columns, then ReLU.
@@ -26,6 +29,8 @@ public final class PackedMatrixA: @unchecked Sendable {
     public let k: Int
     let paddedM: Int
     let storage: UnsafeMutablePointer<Float>
+    /// The micro-kernel whose panel layout this packing uses.
+    public let microKernel: GEMMMicroKernel
 
     /// Bytes held by the packed copy.
     public var byteCount: Int { paddedM * k * 4 }
@@ -35,10 +40,13 @@ public final class PackedMatrixA: @unchecked Sendable {
                 threads: Int? = nil) throws {
         try GEMM.validate(operand: "A", trans: transpose, rows: m, cols: k, buffer: a.count, ld: lda)
         self.m = m; self.k = k
-        paddedM = (m + GEMMBlocking.mr - 1) / GEMMBlocking.mr * GEMMBlocking.mr
+        microKernel = GEMMMicroKernel.active
+        let mr = microKernel.blocking.mr
+        paddedM = (m + mr - 1) / mr * mr
         storage = UnsafeMutableRawPointer.allocate(byteCount: paddedM * k * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: paddedM * k)
-        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage, threads: threads)
+        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
+                     blocking: microKernel.blocking, threads: threads)
     }
 
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
@@ -47,8 +55,8 @@ public final class PackedMatrixA: @unchecked Sendable {
 /// Single-precision GEMM: C = α·op(A)·op(B) + β·C, then an optional bias and ReLU (SPEC §2).
 ///
 /// Matrices are row-major with leading dimensions. The packed path follows Goto/BLIS: A packed
-/// in 6-row panels, B in 16-column panels, a 6×16 `SIMD8` register-blocked micro-kernel, and
-/// (MC, KC, NC) cache blocking from `GEMMBlocking`. Rows of C ≤ 4 take row-vector kernels that skip
+/// in MR-row panels, B in NR-column panels, a register-blocked micro-kernel (8×32 `SIMD16` on
+/// AVX-512 CPUs, else 6×16 `SIMD8`; see `GEMMMicroKernel`), and (MC, KC, NC) cache blocking. Rows of C ≤ 4 take row-vector kernels that skip
 /// packing. Work is split over tiles of C (never over K), so each element is computed by the same
 /// sequence of operations whatever the thread count: results are bit-identical for any `threads`.
 ///
@@ -76,10 +84,11 @@ public enum GEMM {
             rowVectorGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
         }
-        let paddedM = (m + GEMMBlocking.mr - 1) / GEMMBlocking.mr * GEMMBlocking.mr
+        let kernel = GEMMMicroKernel.active, blocking = kernel.blocking
+        let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedM * k) { packed in
-            packAll(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, threads: threads)
-            packedGEMM(m, n, k, alpha, packed, paddedM, transB, b0, ldb, beta, c0, ldc, epilogue, threads)
+            packAll(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking, threads: threads)
+            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, transB, b0, ldb, beta, c0, ldc, epilogue, threads)
         }
     }
 
@@ -93,7 +102,7 @@ public enum GEMM {
         let m = packedA.m, k = packedA.k
         try validate(operand: "B", trans: transB, rows: k, cols: n, buffer: b.count, ld: ldb)
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
-        packedGEMM(m, n, k, alpha, packedA.storage, packedA.paddedM, transB, b.baseAddress!, ldb,
+        packedGEMM(packedA.microKernel, m, n, k, alpha, packedA.storage, packedA.paddedM, transB, b.baseAddress!, ldb,
                    beta, c.baseAddress!, ldc, epilogue, threads)
     }
 
@@ -134,24 +143,26 @@ public enum GEMM {
     /// Packs all of op(A) as KC-deep blocks of MR-row panels: block pb starts at pb·KC·paddedM.
     static func packAll(
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
-        dst: UnsafeMutablePointer<Float>, threads: Int?
+        dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking, threads: Int?
     ) {
-        let kc = GEMMBlocking.kc, mc = GEMMBlocking.mc
+        let kc = blocking.kc, mc = blocking.mc
         let kBlocks = (k + kc - 1) / kc, mBlocks = (m + mc - 1) / mc
         Scheduler.parallelFor(tiles: kBlocks * mBlocks, work: Double(m * k) * 8 * Scheduler.flopsPerByte, threads: threads) { t in
             let pb = t / mBlocks, ib = t % mBlocks
             let p0 = pb * kc, i0 = ib * mc
             let depth = min(kc, k - p0)
-            Packing.packA(trans, a, lda, m0: i0, mc: min(mc, m - i0), p0: p0, kc: depth,
+            Packing.packA(trans, a, lda, m0: i0, mc: min(mc, m - i0), p0: p0, kc: depth, mr: blocking.mr,
                           dst: dst + p0 * paddedM + i0 * depth)
         }
     }
 
     /// The tiles of C that one parallel region hands out: column chunks first, then row chunks.
+    /// A tile's packed B (K × columns) is bounded by `GEMMBlocking.maxPackedB` floats.
     /// Depends on the shape only, never on the thread count.
-    static func tiling(m: Int, n: Int) -> (rowsPerTile: Int, colsPerTile: Int) {
-        let mr = GEMMBlocking.mr, nr = GEMMBlocking.nr
-        var nTiles = (n + GEMMBlocking.nc - 1) / GEMMBlocking.nc, mTiles = 1
+    static func tiling(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking) -> (rowsPerTile: Int, colsPerTile: Int) {
+        let mr = blocking.mr, nr = blocking.nr
+        let widest = max(nr, GEMMBlocking.maxPackedB / k / nr * nr)
+        var nTiles = (n + min(blocking.nc, widest) - 1) / min(blocking.nc, widest), mTiles = 1
         while nTiles * mTiles < 8 {
             if n / (nTiles + 1) >= 128 { nTiles += 1 } else if m / (mTiles + 1) >= 8 * mr { mTiles += 1 } else { break }
         }
@@ -161,53 +172,63 @@ public enum GEMM {
     }
 
     static func packedGEMM(
-        _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
+        _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
     ) {
-        let (rowsPerTile, colsPerTile) = tiling(m: m, n: n)
+        let blocking = kernel.blocking
+        let (rowsPerTile, colsPerTile) = tiling(m: m, n: n, k: k, blocking)
         let rowTiles = (m + rowsPerTile - 1) / rowsPerTile, colTiles = (n + colsPerTile - 1) / colsPerTile
         let workers = Scheduler.threadCount(
             tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
-        let kcMax = min(GEMMBlocking.kc, k)
-        let edgeScratch = 6 * 16 + 6 + 16
-        let perWorker = kcMax * colsPerTile + edgeScratch
+        let edgeScratch = blocking.mr * blocking.nr + blocking.mr + blocking.nr
+        let perWorker = k * colsPerTile + edgeScratch
         Workspace.withScratch(count: perWorker * workers) { scratch in
             Scheduler.parallelFor(tiles: rowTiles * colTiles, workers: workers) { tile, worker in
                 let ti = tile / colTiles, tj = tile % colTiles
                 let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
                 let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
                 let bBuffer = scratch + worker * perWorker
-                gemmTile(m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
+                gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
                          packedA: packedA, paddedM: paddedM, transB: transB, b: b, ldb: ldb, beta: beta,
                          c: c, ldc: ldc, epilogue: epilogue, bBuffer: bBuffer,
-                         edge: bBuffer + kcMax * colsPerTile)
+                         edge: bBuffer + k * colsPerTile)
             }
         }
     }
 
-    /// One tile of C: the Goto loops around the micro-kernel (pc → ic → jr → ir).
+    /// One tile of C: the Goto loops around the micro-kernel. The tile's B is packed once (all K),
+    /// then for each MC block of rows the K blocks run innermost, so that the MC×tile C block stays
+    /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
     static func gemmTile(
-        m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int, alpha: Float,
+        _ kernel: GEMMMicroKernel, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, transB: Transpose, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         bBuffer: UnsafeMutablePointer<Float>, edge: UnsafeMutablePointer<Float>
     ) {
-        let mr = GEMMBlocking.mr, nr = GEMMBlocking.nr, kcBlock = GEMMBlocking.kc, mcBlock = GEMMBlocking.mc
+        let blocking = kernel.blocking
+        let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
+        let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
         var p0 = 0
         while p0 < k {
             let kc = min(kcBlock, k - p0)
-            let isLast = p0 + kc == k
-            Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: n0, nc: tileN, dst: bBuffer)
-            let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))
-            var i0 = m0
-            while i0 < m0 + tileM {
-                let mc = min(mcBlock, m0 + tileM - i0)
+            Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: n0, nc: tileN, nr: nr, dst: bBuffer + p0 * paddedN)
+            p0 += kc
+        }
+        var i0 = m0
+        while i0 < m0 + tileM {
+            let mc = min(mcBlock, m0 + tileM - i0)
+            p0 = 0
+            while p0 < k {
+                let kc = min(kcBlock, k - p0)
+                let isLast = p0 + kc == k
+                let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))
+                let bBlock = bBuffer + p0 * paddedN
                 var j = 0
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
-                    let bPanel = bBuffer + j * kc
+                    let bPanel = bBlock + j * kc
                     var i = 0
                     while i < mc {
                         let row = i0 + i, rows = min(mr, m - row)
@@ -221,47 +242,92 @@ public enum GEMM {
                             }
                         }
                         if rows == mr && cols == nr {
-                            sgemmKernel6x16(kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
-                                            alpha: alpha, mode: mode, epilogue: e)
+                            runMicroKernel(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
+                                           alpha: alpha, mode: mode, epilogue: e)
                         } else {
-                            edgeTile(kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, rows: rows,
+                            edgeTile(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, rows: rows,
                                      cols: cols, alpha: alpha, mode: mode, epilogue: e, scratch: edge)
                         }
                         i += mr
                     }
                     j += nr
                 }
-                i0 += mc
+                p0 += kc
             }
-            p0 += kc
+            i0 += mc
         }
     }
 
-    /// A partial tile at the edge of C: the same micro-kernel, run on a 6×16 scratch tile that
+    /// A partial tile at the edge of C: the same micro-kernel, run on an MR×NR scratch tile that
     /// holds the valid part of C (and of the bias), then copied back. The arithmetic is the full
     /// tile's, so an element's value does not depend on whether it sat in an edge tile.
     static func edgeTile(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int,
         rows: Int, cols: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let tile = scratch, rowBias = scratch + 96, colBias = scratch + 102
-        tile.update(repeating: 0, count: 96)
+        let mr = kernel.blocking.mr, nr = kernel.blocking.nr
+        let tile = scratch, rowBias = scratch + mr * nr, colBias = scratch + mr * nr + mr
+        tile.update(repeating: 0, count: mr * nr)
         if case .overwrite = mode {} else {
-            for r in 0..<rows { for j in 0..<cols { tile[r * 16 + j] = c[r * ldc + j] } }
+            for r in 0..<rows { (tile + r * nr).update(from: c + r * ldc, count: cols) }
         }
         var e = epilogue
         if let rb = epilogue?.rowBias {
-            rowBias.update(repeating: 0, count: 6)
-            for r in 0..<rows { rowBias[r] = rb[r] }
+            rowBias.update(repeating: 0, count: mr)
+            rowBias.update(from: rb, count: rows)
             e!.rowBias = UnsafePointer(rowBias)
         }
         if let cb = epilogue?.columnBias {
-            colBias.update(repeating: 0, count: 16)
-            for j in 0..<cols { colBias[j] = cb[j] }
+            colBias.update(repeating: 0, count: nr)
+            colBias.update(from: cb, count: cols)
             e!.columnBias = UnsafePointer(colBias)
         }
-        sgemmKernel6x16(kc: kc, a: a, b: b, c: tile, ldc: 16, alpha: alpha, mode: mode, epilogue: e)
-        for r in 0..<rows { for j in 0..<cols { c[r * ldc + j] = tile[r * 16 + j] } }
+        runMicroKernel(kernel, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+        for r in 0..<rows { (c + r * ldc).update(from: tile + r * nr, count: cols) }
+    }
+
+    /// Calls the chosen micro-kernel on one full MR×NR tile.
+    @inline(__always)
+    static func runMicroKernel(
+        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
+    ) {
+        switch kernel {
+        case .simd8_6x16:
+            sgemmKernel6x16(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
+        case .avx512_8x32:
+            #if TESSERA_AVX512
+            let (code, beta): (Int, Float)
+            switch mode {
+            case .overwrite: (code, beta) = (0, 0)
+            case .scale(let b): (code, beta) = (1, b)
+            case .accumulate: (code, beta) = (2, 1)
+            }
+            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
+                                  epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+                                  columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
+            #else
+            preconditionFailure("AVX-512 kernels are not in this build")
+            #endif
+        }
+    }
+}
+
+extension GEMM {
+    /// Runs the 6×16 micro-kernel `calls` times on one L1-resident pair of panels of depth `kc`:
+    /// the kernel's own ceiling, without packing or cache misses. Returns the flops done.
+    public static func microKernelProbe(_ kernel: GEMMMicroKernel, calls: Int, kc: Int = 256) -> Double {
+        let mr = kernel.blocking.mr, nr = kernel.blocking.nr
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: mr * kc)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: nr * kc)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+        defer { a.deallocate(); b.deallocate(); c.deallocate() }
+        a.initialize(repeating: 0.001, count: mr * kc)
+        b.initialize(repeating: 0.001, count: nr * kc)
+        c.initialize(repeating: 0, count: mr * nr)
+        for _ in 0..<calls { runMicroKernel(kernel, kc: kc, a: a, b: b, c: c, ldc: nr, alpha: 1, mode: .accumulate, epilogue: nil) }
+        return Double(calls) * 2 * Double(mr * nr) * Double(kc)
     }
 }

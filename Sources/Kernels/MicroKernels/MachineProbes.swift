@@ -1,3 +1,7 @@
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
+
 /// Micro-kernels that measure the machine itself: the FMA peak and memory bandwidth.
 /// Bench reports every kernel as a fraction of these figures (SPEC §6).
 public enum MachineProbes {
@@ -47,5 +51,26 @@ public enum MachineProbes {
             store8(madd(load8(b, i), s, load8(c, i)), a, i)
             i += 8
         }
+    }
+}
+
+extension MachineProbes {
+    /// The widest FMA this build and CPU can run: "zmm" (AVX-512) or "ymm"/"vector".
+    public static var widestFMA: String {
+        GEMMMicroKernel.avx512_8x32.isSupported ? "512-bit (zmm)" : (InstructionSet.usesFusedMultiplyAdd ? "256-bit (ymm)" : "unfused")
+    }
+
+    /// Like `fmaChains`, with the widest vectors this CPU runs: 16 zmm chains where AVX-512 is
+    /// available (512 flops a round), else the SIMD8 chains (192 flops a round).
+    /// - Returns: the flops done (the checksum goes to `sink`).
+    public static func widestFMAChains(iterations: Int, sink: UnsafeMutablePointer<Float>) -> Double {
+        #if TESSERA_AVX512
+        if GEMMMicroKernel.avx512_8x32.isSupported {
+            sink.pointee = fmaChainsAVX512(iterations: iterations)
+            return Double(iterations) * 16 * 16 * 2
+        }
+        #endif
+        sink.pointee = fmaChains(iterations: iterations)
+        return fmaChainsFlops(iterations: iterations)
     }
 }

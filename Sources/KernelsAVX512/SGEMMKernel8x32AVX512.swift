@@ -1,0 +1,115 @@
+// AVX-512 micro-kernels. This module alone is compiled for skylake-avx512 (x86-64-v4: AVX-512
+// F/CD/BW/DQ/VL); `Kernels` calls into it only after checking at run time that the CPU has those
+// features, so the package still runs on AVX2-only CPUs (README "Code generation").
+// SIMD16<Float> is one zmm register. Entry points take only plain values and pointers, so that
+// no type crosses between modules compiled for different CPUs.
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>, _ i: Int = 0) -> SIMD16<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int = 0) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+/// C[0..<8, 0..<32] ⊕= α·A·B over `kc` steps, 16 zmm accumulators.
+///
+/// `a`: an 8-row panel packed k-major (8 floats per step); `b`: a 32-column panel packed k-major
+/// (32 floats per step), both zero-padded. `mode`: 0 → C = α·acc (C not read), 1 → C = α·acc + β·C,
+/// 2 → C = α·acc + C. With `epilogue`, the row bias (8 values) or column bias (32 values) is added
+/// and then ReLU applied (NaN passes).
+@inline(never)
+public func sgemmKernel8x32AVX512(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
+    var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb), b1 = load16(pb, 16)
+        var ai = SIMD16<Float>(repeating: pa[0])
+        c00 = c00.addingProduct(ai, b0); c01 = c01.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[1])
+        c10 = c10.addingProduct(ai, b0); c11 = c11.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[2])
+        c20 = c20.addingProduct(ai, b0); c21 = c21.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[3])
+        c30 = c30.addingProduct(ai, b0); c31 = c31.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[4])
+        c40 = c40.addingProduct(ai, b0); c41 = c41.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[5])
+        c50 = c50.addingProduct(ai, b0); c51 = c51.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[6])
+        c60 = c60.addingProduct(ai, b0); c61 = c61.addingProduct(ai, b1)
+        ai = SIMD16<Float>(repeating: pa[7])
+        c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
+        pa += 8
+        pb += 32
+    }
+    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
+    storeRow16(c00, c01, c, alpha, mode, beta, e, 0)
+    storeRow16(c10, c11, c + ldc, alpha, mode, beta, e, 1)
+    storeRow16(c20, c21, c + 2 * ldc, alpha, mode, beta, e, 2)
+    storeRow16(c30, c31, c + 3 * ldc, alpha, mode, beta, e, 3)
+    storeRow16(c40, c41, c + 4 * ldc, alpha, mode, beta, e, 4)
+    storeRow16(c50, c51, c + 5 * ldc, alpha, mode, beta, e, 5)
+    storeRow16(c60, c61, c + 6 * ldc, alpha, mode, beta, e, 6)
+    storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7)
+}
+
+private struct Epilogue16 {
+    var enabled: Bool
+    var rowBias: UnsafePointer<Float>?
+    var columnBias: UnsafePointer<Float>?
+    var relu: Bool
+}
+
+@inline(__always)
+private func storeRow16(
+    _ lo: SIMD16<Float>, _ hi: SIMD16<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16, _ row: Int
+) {
+    let al = SIMD16<Float>(repeating: alpha)
+    var v0 = lo * al, v1 = hi * al
+    if mode == 1 {
+        let be = SIMD16<Float>(repeating: beta)
+        v0 = v0.addingProduct(be, load16(c)); v1 = v1.addingProduct(be, load16(c, 16))
+    } else if mode == 2 {
+        v0 += load16(c); v1 += load16(c, 16)
+    }
+    if e.enabled {
+        if let rb = e.rowBias {
+            let r = SIMD16<Float>(repeating: rb[row])
+            v0 += r; v1 += r
+        }
+        if let cb = e.columnBias { v0 += load16(cb); v1 += load16(cb, 16) }
+        if e.relu {
+            v0 = v0.replacing(with: 0, where: v0 .< 0)
+            v1 = v1.replacing(with: 0, where: v1 .< 0)
+        }
+    }
+    store16(v0, c); store16(v1, c, 16)
+}
+
+/// Sixteen independent zmm multiply-add chains, `iterations` rounds: 512 flops a round.
+/// The 512-bit FMA peak probe (two FMA-512 ports on Intel server cores; one double-pumped on Zen 4).
+@inline(never)
+public func fmaChainsAVX512(iterations: Int) -> Float {
+    let a = SIMD16<Float>(repeating: 0.999_9), b = SIMD16<Float>(repeating: 1e-4)
+    var c0 = SIMD16<Float>(repeating: 0.1), c1 = c0 + 0.01, c2 = c0 + 0.02, c3 = c0 + 0.03
+    var c4 = c0 + 0.04, c5 = c0 + 0.05, c6 = c0 + 0.06, c7 = c0 + 0.07
+    var c8 = c0 + 0.08, c9 = c0 + 0.09, c10 = c0 + 0.10, c11 = c0 + 0.11
+    var c12 = c0 + 0.12, c13 = c0 + 0.13, c14 = c0 + 0.14, c15 = c0 + 0.15
+    for _ in 0..<iterations {
+        c0 = b.addingProduct(c0, a); c1 = b.addingProduct(c1, a); c2 = b.addingProduct(c2, a); c3 = b.addingProduct(c3, a)
+        c4 = b.addingProduct(c4, a); c5 = b.addingProduct(c5, a); c6 = b.addingProduct(c6, a); c7 = b.addingProduct(c7, a)
+        c8 = b.addingProduct(c8, a); c9 = b.addingProduct(c9, a); c10 = b.addingProduct(c10, a); c11 = b.addingProduct(c11, a)
+        c12 = b.addingProduct(c12, a); c13 = b.addingProduct(c13, a); c14 = b.addingProduct(c14, a); c15 = b.addingProduct(c15, a)
+    }
+    let s = (((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7))) + (((c8 + c9) + (c10 + c11)) + ((c12 + c13) + (c14 + c15)))
+    return s.sum()
+}
