@@ -69,6 +69,7 @@ let package = Package(
             dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers"],
             swiftSettings: settings
         ),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"], swiftSettings: settings),
         .testTarget(name: "ReferenceTests", dependencies: ["TesseraCore", "Reference"], swiftSettings: settings),
         .testTarget(
             name: "KernelTests",

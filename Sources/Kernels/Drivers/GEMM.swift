@@ -182,40 +182,72 @@ public enum GEMM {
         let workers = Scheduler.threadCount(
             tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let edgeScratch = blocking.mr * blocking.nr + blocking.mr + blocking.nr
-        let perWorker = k * colsPerTile + edgeScratch
-        Workspace.withScratch(count: perWorker * workers) { scratch in
+        let packedBPerTile = k * colsPerTile
+        // With several row tiles per column chunk, B is packed once for all of them, in a parallel
+        // region of its own; otherwise each tile packs its own slice of B as it starts.
+        let sharedB = rowTiles > 1
+        let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch
+        let shared = sharedB ? colTiles * packedBPerTile : 0
+        Workspace.withScratch(count: shared + perWorker * workers) { scratch in
+            if sharedB {
+                let kBlocks = (k + blocking.kc - 1) / blocking.kc
+                Scheduler.parallelFor(tiles: colTiles * kBlocks, work: Double(k * n) * 8 * Scheduler.flopsPerByte,
+                                      threads: threads) { t in
+                    let tj = t / kBlocks, p0 = (t % kBlocks) * blocking.kc
+                    let n0 = tj * colsPerTile
+                    packTileB(blocking, transB, b, ldb, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
+                              dst: scratch + tj * packedBPerTile)
+                }
+            }
+            let workerScratch = scratch + shared
             Scheduler.parallelFor(tiles: rowTiles * colTiles, workers: workers) { tile, worker in
                 let ti = tile / colTiles, tj = tile % colTiles
                 let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
                 let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
-                let bBuffer = scratch + worker * perWorker
+                let mine = workerScratch + worker * perWorker
+                let bPacked: UnsafeMutablePointer<Float>
+                if sharedB {
+                    bPacked = scratch + tj * packedBPerTile
+                } else {
+                    bPacked = mine + edgeScratch
+                    var p0 = 0
+                    while p0 < k {
+                        packTileB(blocking, transB, b, ldb, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                        p0 += blocking.kc
+                    }
+                }
                 gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
-                         packedA: packedA, paddedM: paddedM, transB: transB, b: b, ldb: ldb, beta: beta,
-                         c: c, ldc: ldc, epilogue: epilogue, bBuffer: bBuffer,
-                         edge: bBuffer + k * colsPerTile)
+                         packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
             }
         }
     }
 
-    /// One tile of C: the Goto loops around the micro-kernel. The tile's B is packed once (all K),
-    /// then for each MC block of rows the K blocks run innermost, so that the MC×tile C block stays
+    /// Packs the K block starting at `p0` of a tile's columns of op(B), at its place in the tile's
+    /// packed B: block p0 starts at p0 · paddedN, panels of kc × NR inside it.
+    static func packTileB(
+        _ blocking: GEMMBlocking, _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
+        p0: Int, k: Int, n0: Int, tileN: Int, dst: UnsafeMutablePointer<Float>
+    ) {
+        let paddedN = (tileN + blocking.nr - 1) / blocking.nr * blocking.nr
+        Packing.packB(transB, b, ldb, p0: p0, kc: min(blocking.kc, k - p0), n0: n0, nc: tileN, nr: blocking.nr,
+                      dst: dst + p0 * paddedN)
+    }
+
+    /// One tile of C: the Goto loops around the micro-kernel, on a tile's packed B (all K).
+    /// For each MC block of rows the K blocks run innermost, so that the MC×tile C block stays
     /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
     static func gemmTile(
         _ kernel: GEMMMicroKernel, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int, alpha: Float,
-        packedA: UnsafePointer<Float>, paddedM: Int, transB: Transpose, b: UnsafePointer<Float>, ldb: Int,
+        packedA: UnsafePointer<Float>, paddedM: Int, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
-        bBuffer: UnsafeMutablePointer<Float>, edge: UnsafeMutablePointer<Float>
+        edge: UnsafeMutablePointer<Float>
     ) {
         let blocking = kernel.blocking
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
         var p0 = 0
-        while p0 < k {
-            let kc = min(kcBlock, k - p0)
-            Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: n0, nc: tileN, nr: nr, dst: bBuffer + p0 * paddedN)
-            p0 += kc
-        }
         var i0 = m0
         while i0 < m0 + tileM {
             let mc = min(mcBlock, m0 + tileM - i0)
@@ -224,7 +256,7 @@ public enum GEMM {
                 let kc = min(kcBlock, k - p0)
                 let isLast = p0 + kc == k
                 let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))
-                let bBlock = bBuffer + p0 * paddedN
+                let bBlock = bPacked + p0 * paddedN
                 var j = 0
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
