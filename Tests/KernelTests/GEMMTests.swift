@@ -122,6 +122,8 @@ final class GEMMTests: XCTestCase {
             for relu in [false, true] {
                 try run(Case(m: 20, n: 37, k: 270, beta: 0.5, biasAxis: axis, relu: relu))
                 try run(Case(m: 2, n: 37, k: 27, biasAxis: axis, relu: relu))
+                // Few columns, many rows: the transposed path (T = op(B)ᵀ·op(A)ᵀ, then C = α·Tᵀ + β·C).
+                try run(Case(transA: .transpose, m: 130, n: 9, k: 70, alpha: 1.5, beta: 0.5, padC: 2, biasAxis: axis, relu: relu))
             }
         }
     }
@@ -129,7 +131,8 @@ final class GEMMTests: XCTestCase {
     func testBitIdenticalAcrossThreadCounts() throws {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
-                      Case(transB: .transpose, m: 2, n: 3001, k: 2999)]
+                      Case(transB: .transpose, m: 2, n: 3001, k: 2999),
+                      Case(m: 2000, n: 40, k: 700, beta: 1, biasAxis: .column)]
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel
             for t in shapes {

@@ -85,6 +85,10 @@ public enum GEMM {
             return
         }
         let kernel = GEMMMicroKernel.active, blocking = kernel.blocking
+        if n <= 2 * blocking.nr && m >= 4 * n {
+            transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
+            return
+        }
         let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedM * k) { packed in
             packAll(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking, threads: threads)
@@ -140,6 +144,34 @@ public enum GEMM {
 
     // MARK: - Packed path
 
+    /// Packing one element costs about a third of a nanosecond (strided loads and stores): about
+    /// 64 flops of FMA time. The scheduler weighs packing regions with this.
+    static let packingWorkPerElement: Double = 64
+
+    /// Few columns and many rows (a late convolution layer at batch 1): the NR-wide register tile
+    /// would mostly hold padding, so compute T = op(B)ᵀ·op(A)ᵀ (N×M, rows of T along the wide axis)
+    /// and then C = α·Tᵀ + β·C (+ epilogue). The choice depends on the shape only.
+    static func transposedGEMM(
+        _ kernel: GEMMMicroKernel, _ transA: Transpose, _ transB: Transpose, _ m: Int, _ n: Int, _ k: Int,
+        _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
+    ) {
+        let blocking = kernel.blocking
+        let paddedN = (n + blocking.mr - 1) / blocking.mr * blocking.mr
+        // op(B)ᵀ is B read with the other transpose flag, and likewise op(A)ᵀ.
+        let flippedB: Transpose = transB == .none ? .transpose : .none
+        let flippedA: Transpose = transA == .none ? .transpose : .none
+        Workspace.withScratch(count: paddedN * k + n * m + n) { scratch in
+            let t = scratch + paddedN * k, row = t + n * m
+            packAll(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking, threads: threads)
+            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, flippedA, a, lda, 0, t, m, .none, threads)
+            for i in 0..<m {
+                for j in 0..<n { row[j] = t[j * m + i] }
+                combine(row, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
+            }
+        }
+    }
+
     /// Packs all of op(A) as KC-deep blocks of MR-row panels: block pb starts at pb·KC·paddedM.
     static func packAll(
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
@@ -147,7 +179,7 @@ public enum GEMM {
     ) {
         let kc = blocking.kc, mc = blocking.mc
         let kBlocks = (k + kc - 1) / kc, mBlocks = (m + mc - 1) / mc
-        Scheduler.parallelFor(tiles: kBlocks * mBlocks, work: Double(m * k) * 8 * Scheduler.flopsPerByte, threads: threads) { t in
+        Scheduler.parallelFor(tiles: kBlocks * mBlocks, work: Double(m * k) * packingWorkPerElement, threads: threads) { t in
             let pb = t / mBlocks, ib = t % mBlocks
             let p0 = pb * kc, i0 = ib * mc
             let depth = min(kc, k - p0)
@@ -191,7 +223,7 @@ public enum GEMM {
         Workspace.withScratch(count: shared + perWorker * workers) { scratch in
             if sharedB {
                 let kBlocks = (k + blocking.kc - 1) / blocking.kc
-                Scheduler.parallelFor(tiles: colTiles * kBlocks, work: Double(k * n) * 8 * Scheduler.flopsPerByte,
+                Scheduler.parallelFor(tiles: colTiles * kBlocks, work: Double(k * n) * packingWorkPerElement,
                                       threads: threads) { t in
                     let tj = t / kBlocks, p0 = (t % kBlocks) * blocking.kc
                     let n0 = tj * colsPerTile

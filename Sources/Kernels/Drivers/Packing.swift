@@ -14,7 +14,13 @@ enum Packing {
         while i0 < mc {
             let rows = min(mr, mc - i0)
             if rows < mr { out.update(repeating: 0, count: kc * mr) }
-            if trans == .none {
+            if trans == .none && rows == 8 && mr == 8 {
+                // Eight rows contiguous in k: 8×8 blocks transposed in registers.
+                let src = a + (m0 + i0) * lda + p0
+                var p = 0
+                while p + 8 <= kc { transpose8x8(src + p, lda, out + p * 8, 8); p += 8 }
+                for ii in 0..<8 { for q in p..<kc { out[q * 8 + ii] = src[ii * lda + q] } }
+            } else if trans == .none {
                 // Row i of A is contiguous in k: one pass per row, strided writes.
                 for ii in 0..<rows {
                     let src = a + (m0 + i0 + ii) * lda + p0
@@ -54,7 +60,16 @@ enum Packing {
                 }
             } else {
                 // op(B)[p, j] = B[j, p]: column j of op(B) is row j of B, contiguous in k.
-                for jj in 0..<cols {
+                // Whole groups of 8 columns go through 8×8 register transposes.
+                var jj = 0
+                while jj + 8 <= cols {
+                    let src = b + (n0 + j0 + jj) * ldb + p0
+                    var p = 0
+                    while p + 8 <= kc { transpose8x8(src + p, ldb, out + p * nr + jj, nr); p += 8 }
+                    for c in 0..<8 { for q in p..<kc { out[q * nr + jj + c] = src[c * ldb + q] } }
+                    jj += 8
+                }
+                for jj in jj..<cols {
                     let src = b + (n0 + j0 + jj) * ldb + p0
                     for p in 0..<kc { out[p * nr + jj] = src[p] }
                 }
