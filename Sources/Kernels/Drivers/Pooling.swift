@@ -1,0 +1,193 @@
+import Scheduler
+
+/// The arg-max of every output of a max pooling: for backward (SEEDS-DIGEST O8).
+public struct MaxPoolIndices: Sendable {
+    /// The pooled input's shape, N×C×H×W.
+    public let inputShape: [Int]
+    /// The output's shape, N×C×OH×OW.
+    public let outputShape: [Int]
+    /// Per output, the index ii·W + jj of its max inside its own H×W input plane.
+    public let planeIndices: [Int32]
+}
+
+/// Max, average and global average pooling over NCHW tensors, forward and backward (SPEC §1, §2).
+///
+/// Parallel over the N·C planes; every output is computed by one plane's kernel, so results do
+/// not depend on the thread count. Max pooling: padding never wins, ties go to the first element
+/// in row-major scan order, NaN propagates. Average pooling divides by the in-bounds count
+/// unless `countIncludesPadding`.
+///
+/// ```swift
+/// let (y, indices) = try Pooling.maxPool2d(x, Pool2DDescriptor(window: 2, stride: 2), returnIndices: true)
+/// let dx = try Pooling.maxPool2dBackward(dy, indices: indices!)
+/// ```
+public enum Pooling {
+    /// Max pooling; with `returnIndices`, also the arg-max that backward needs.
+    public static func maxPool2d(
+        _ x: Tensor, _ descriptor: Pool2DDescriptor, returnIndices: Bool = false, threads: Int? = nil
+    ) throws -> (output: Tensor, indices: MaxPoolIndices?) {
+        let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.maxPool2d")
+        var y = try Tensor(shape: g.outputShape)
+        var indices = returnIndices ? [Int32](repeating: 0, count: y.count) : []
+        let d = window(descriptor)
+        let fast2x2 = descriptor.windowHeight == 2 && descriptor.windowWidth == 2 && descriptor.strideHeight == 2
+            && descriptor.strideWidth == 2 && descriptor.padding == .zero
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                indices.withUnsafeMutableBufferPointer { ib in
+                    let xp = xb.baseAddress!, yp = yb.baseAddress!, ip = ib.baseAddress
+                    forEachPlane(g, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                        let idx = returnIndices ? ip! + p * outPlane : nil
+                        if fast2x2 {
+                            maxPool2x2s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
+                                              oh: g.outHeight, ow: g.outWidth)
+                        } else {
+                            maxPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
+                                         oh: g.outHeight, ow: g.outWidth, d)
+                        }
+                    }
+                }
+            }
+        }
+        let result = returnIndices
+            ? MaxPoolIndices(inputShape: x.shape, outputShape: g.outputShape, planeIndices: indices) : nil
+        return (y, result)
+    }
+
+    /// Max pooling backward: each output gradient goes to its window's arg-max; overlapping windows add (T6).
+    public static func maxPool2dBackward(_ dy: Tensor, indices: MaxPoolIndices, threads: Int? = nil) throws -> Tensor {
+        try ConvGeometry.check(dy.shape, equals: indices.outputShape, "output gradient", "Pooling.maxPool2dBackward")
+        var dx = try Tensor(shape: indices.inputShape)
+        let inPlane = indices.inputShape[2] * indices.inputShape[3]
+        let outPlane = indices.outputShape[2] * indices.outputShape[3]
+        let planes = indices.inputShape[0] * indices.inputShape[1]
+        dy.withUnsafeBufferPointer { db in
+            dx.withUnsafeMutableBufferPointer { xb in
+                indices.planeIndices.withUnsafeBufferPointer { ib in
+                    let dp = db.baseAddress!, xp = xb.baseAddress!, ip = ib.baseAddress!
+                    Scheduler.parallelFor(tiles: planes, work: Double(planes * (inPlane + 2 * outPlane) * 4) * Scheduler.flopsPerByte,
+                                          threads: threads) { p in
+                        let out = xp + p * inPlane, g = dp + p * outPlane, idx = ip + p * outPlane
+                        for i in 0..<outPlane { out[Int(idx[i])] += g[i] }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Average pooling.
+    public static func avgPool2d(_ x: Tensor, _ descriptor: Pool2DDescriptor, threads: Int? = nil) throws -> Tensor {
+        let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.avgPool2d")
+        var y = try Tensor(shape: g.outputShape)
+        let d = window(descriptor)
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                forEachPlane(g, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                    avgPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
+                                 oh: g.outHeight, ow: g.outWidth, d, countIncludesPadding: descriptor.countIncludesPadding)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Average pooling backward: dy / count to every in-bounds input of the window; overlaps add.
+    public static func avgPool2dBackward(
+        _ dy: Tensor, inputShape: [Int], _ descriptor: Pool2DDescriptor, threads: Int? = nil
+    ) throws -> Tensor {
+        let g = try PoolGeometry(inputShape: inputShape, descriptor: descriptor, operation: "Pooling.avgPool2dBackward")
+        try ConvGeometry.check(dy.shape, equals: g.outputShape, "output gradient", "Pooling.avgPool2dBackward")
+        var dx = try Tensor(shape: inputShape)
+        let d = window(descriptor)
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        dy.withUnsafeBufferPointer { db in
+            dx.withUnsafeMutableBufferPointer { xb in
+                let dp = db.baseAddress!, xp = xb.baseAddress!
+                forEachPlane(g, bytesPerPlane: (2 * inPlane + outPlane) * 4, threads: threads) { p in
+                    let out = xp + p * inPlane, grad = dp + p * outPlane
+                    for oi in 0..<g.outHeight {
+                        let i0 = oi * d.sh - d.pt
+                        let kiLo = max(0, -i0), kiHi = min(d.kh, g.inHeight - i0)
+                        for oj in 0..<g.outWidth {
+                            let j0 = oj * d.sw - d.pl
+                            let kjLo = max(0, -j0), kjHi = min(d.kw, g.inWidth - j0)
+                            let count = descriptor.countIncludesPadding ? d.kh * d.kw : (kiHi - kiLo) * (kjHi - kjLo)
+                            let share = grad[oi * g.outWidth + oj] / Float(count)
+                            for ki in kiLo..<kiHi {
+                                let row = out + (i0 + ki) * g.inWidth + j0
+                                for kj in kjLo..<kjHi { row[kj] += share }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dx
+    }
+
+    /// Global average pooling: N×C×H×W → N×C×1×1.
+    public static func globalAvgPool(_ x: Tensor, threads: Int? = nil) throws -> Tensor {
+        let (n, c, h, w) = try x.nchw("Pooling.globalAvgPool")
+        var y = try Tensor(shape: [n, c, 1, 1])
+        let plane = h * w
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                Scheduler.parallelFor(tiles: n * c, work: Double(n * c * plane * 4) * Scheduler.flopsPerByte, threads: threads) { p in
+                    yp[p] = sumFloats(xp + p * plane, count: plane) / Float(plane)
+                }
+            }
+        }
+        return y
+    }
+
+    /// Global average pooling backward: dy / (H·W) to every input of the plane.
+    public static func globalAvgPoolBackward(_ dy: Tensor, inputShape: [Int], threads: Int? = nil) throws -> Tensor {
+        guard inputShape.count == 4, dy.shape == [inputShape[0], inputShape[1], 1, 1] else {
+            throw TesseraError.invalidShape(operation: "Pooling.globalAvgPoolBackward", shape: dy.shape,
+                                            expected: "N×C×1×1 for input \(inputShape)")
+        }
+        var dx = try Tensor(shape: inputShape)
+        let plane = inputShape[2] * inputShape[3], planes = inputShape[0] * inputShape[1]
+        dy.withUnsafeBufferPointer { db in
+            dx.withUnsafeMutableBufferPointer { xb in
+                let dp = db.baseAddress!, xp = xb.baseAddress!
+                Scheduler.parallelFor(tiles: planes, work: Double(planes * plane * 4) * Scheduler.flopsPerByte, threads: threads) { p in
+                    (xp + p * plane).update(repeating: dp[p] / Float(plane), count: plane)
+                }
+            }
+        }
+        return dx
+    }
+
+    static func window(_ d: Pool2DDescriptor) -> PoolWindow {
+        PoolWindow(kh: d.windowHeight, kw: d.windowWidth, sh: d.strideHeight, sw: d.strideWidth,
+                   pt: d.padding.top, pl: d.padding.left)
+    }
+
+    /// Runs `body(plane)` over the N·C planes in parallel, weighed as memory-bound work.
+    static func forEachPlane(_ g: PoolGeometry, bytesPerPlane: Int, threads: Int?, _ body: (Int) -> Void) {
+        let planes = g.batch * g.channels
+        Scheduler.parallelFor(tiles: planes, work: Double(planes * bytesPerPlane) * Scheduler.flopsPerByte,
+                              threads: threads, body)
+    }
+}
+
+/// Σ p[0..<count] with four SIMD8 accumulators in a fixed order.
+@inline(never)
+func sumFloats(_ p: UnsafePointer<Float>, count: Int) -> Float {
+    var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
+    var i = 0
+    while i + 32 <= count {
+        s0 += load8(p, i); s1 += load8(p, i + 8); s2 += load8(p, i + 16); s3 += load8(p, i + 24)
+        i += 32
+    }
+    while i + 8 <= count { s0 += load8(p, i); i += 8 }
+    var s = ((s0 + s1) + (s2 + s3)).sum()
+    while i < count { s += p[i]; i += 1 }
+    return s
+}

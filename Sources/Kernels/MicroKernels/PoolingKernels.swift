@@ -1,0 +1,175 @@
+/// Per-plane pooling micro-kernels (one H×W plane of one image and channel).
+///
+/// Outputs whose windows lie wholly inside the plane run 8 at a time in SIMD8 lanes; those that
+/// touch padding run one at a time. Window elements are visited in row-major scan order, and a
+/// later element wins only if it is strictly larger, or the first NaN (SPEC §1), so the fast
+/// paths and the reference agree on ties and NaN.
+
+/// A pooling window in plane coordinates.
+struct PoolWindow {
+    var kh: Int, kw: Int, sh: Int, sw: Int, pt: Int, pl: Int
+}
+
+/// Elements p[0], p[s], …, p[7s]. Stride 2 deinterleaves 16 contiguous floats, so the caller must
+/// guarantee p[15] is readable then.
+@inline(__always)
+func loadStrided8(_ p: UnsafePointer<Float>, _ s: Int) -> SIMD8<Float> {
+    if s == 1 { return load8(p) }
+    if s == 2 { return SIMD8(lowHalf: load8(p).evenHalf, highHalf: load8(p, 8).evenHalf) }
+    return SIMD8(p[0], p[s], p[2 * s], p[3 * s], p[4 * s], p[5 * s], p[6 * s], p[7 * s])
+}
+
+/// Lanes where `v` replaces `best` in a max scan: strictly larger, or the first NaN.
+@inline(__always)
+func maxWins(_ v: SIMD8<Float>, _ best: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> {
+    (v .> best) .| ((v .!= v) .& (best .== best))
+}
+
+@inline(__always)
+func maxWins(_ v: Float, _ best: Float) -> Bool { v > best || (v.isNaN && !best.isNaN) }
+
+/// The output columns [lo, hi) whose windows are wholly inside a row of `w` floats, with room for
+/// the stride-2 SIMD loads (8 outputs read up to 16·… elements).
+@inline(__always)
+func interiorColumns(ow: Int, w: Int, _ d: PoolWindow) -> (lo: Int, hi: Int) {
+    let lo = min(ow, (d.pl + d.sw - 1) / d.sw)
+    // Last element read for output j by a SIMD group starting there: j·sw − pl + kw − 1 (+1 for stride 2).
+    let extra = d.sw == 2 ? 1 : 0
+    var hi = ow
+    while hi > lo && (hi - 1) * d.sw - d.pl + d.kw - 1 + extra > w - 1 { hi -= 1 }
+    return (lo, max(lo, hi))
+}
+
+/// Max pooling of one plane; `indices` (optional) receives the plane-local index ii·w + jj of each max.
+@inline(never)
+func maxPoolPlane(
+    _ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
+    _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int, _ d: PoolWindow
+) {
+    let (lo, hi) = interiorColumns(ow: ow, w: w, d)
+    let lane = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) &* Int32(d.sw)
+    for oi in 0..<oh {
+        let i0 = oi * d.sh - d.pt
+        let kiLo = max(0, -i0), kiHi = min(d.kh, h - i0)
+        let yRow = y + oi * ow
+        let iRow = indices.map { $0 + oi * ow }
+        func scalar(_ oj: Int) {
+            let j0 = oj * d.sw - d.pl
+            let kjLo = max(0, -j0), kjHi = min(d.kw, w - j0)
+            var best = x[(i0 + kiLo) * w + j0 + kjLo], bestIndex = (i0 + kiLo) * w + j0 + kjLo
+            for ki in kiLo..<kiHi {
+                for kj in kjLo..<kjHi {
+                    let idx = (i0 + ki) * w + j0 + kj
+                    if maxWins(x[idx], best) { best = x[idx]; bestIndex = idx }
+                }
+            }
+            yRow[oj] = best
+            iRow?[oj] = Int32(bestIndex)
+        }
+        for oj in 0..<lo { scalar(oj) }
+        var oj = lo
+        while oj + 8 <= hi {
+            let j0 = oj * d.sw - d.pl
+            var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
+            var bestIndex = SIMD8<Int32>(repeating: Int32((i0 + kiLo) * w + j0)) &+ lane
+            for ki in kiLo..<kiHi {
+                let row = x + (i0 + ki) * w + j0
+                for kj in 0..<d.kw {
+                    let v = loadStrided8(row + kj, d.sw)
+                    let wins = maxWins(v, best)
+                    best.replace(with: v, where: wins)
+                    if iRow != nil {
+                        bestIndex.replace(with: SIMD8<Int32>(repeating: Int32((i0 + ki) * w + j0 + kj)) &+ lane, where: wins)
+                    }
+                }
+            }
+            store8(best, yRow, oj)
+            if let iRow { UnsafeMutableRawPointer(iRow + oj).storeBytes(of: bestIndex, as: SIMD8<Int32>.self) }
+            oj += 8
+        }
+        while oj < ow { scalar(oj); oj += 1 }
+    }
+}
+
+/// 2×2 stride-2 max pooling of one plane without padding (VGG-16's pools): two input rows per
+/// output row, deinterleaved into the four window positions in scan order.
+@inline(never)
+func maxPool2x2s2Plane(
+    _ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
+    _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int
+) {
+    let even = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    // Stride-2 loads read 16 floats: keep the last group inside the row.
+    let vectorEnd = w >= 16 ? min(ow, (w - 16) / 2 + 1) : 0
+    for oi in 0..<oh {
+        let r0 = x + 2 * oi * w, r1 = r0 + w
+        let yRow = y + oi * ow
+        var oj = 0
+        while oj + 8 <= vectorEnd {
+            let a0 = load8(r0, 2 * oj), a1 = load8(r0, 2 * oj + 8), b0 = load8(r1, 2 * oj), b1 = load8(r1, 2 * oj + 8)
+            let p00 = SIMD8(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), p01 = SIMD8(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
+            let p10 = SIMD8(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), p11 = SIMD8(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
+            var best = p00
+            if let indices {
+                let base = SIMD8<Int32>(repeating: Int32(2 * oi * w + 2 * oj)) &+ even
+                var index = base
+                var wins = maxWins(p01, best); best.replace(with: p01, where: wins); index.replace(with: base &+ 1, where: wins)
+                wins = maxWins(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
+                wins = maxWins(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
+                UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD8<Int32>.self)
+            } else {
+                best.replace(with: p01, where: maxWins(p01, best))
+                best.replace(with: p10, where: maxWins(p10, best))
+                best.replace(with: p11, where: maxWins(p11, best))
+            }
+            store8(best, yRow, oj)
+            oj += 8
+        }
+        while oj < ow {
+            var bestIndex = 2 * oi * w + 2 * oj
+            var best = x[bestIndex]
+            for idx in [bestIndex + 1, bestIndex + w, bestIndex + w + 1] where maxWins(x[idx], best) {
+                best = x[idx]; bestIndex = idx
+            }
+            yRow[oj] = best
+            indices?[oi * ow + oj] = Int32(bestIndex)
+            oj += 1
+        }
+    }
+}
+
+/// Average pooling of one plane: the in-bounds sum (scan order) divided by the window's count.
+@inline(never)
+func avgPoolPlane(
+    _ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int,
+    _ d: PoolWindow, countIncludesPadding: Bool
+) {
+    let (lo, hi) = interiorColumns(ow: ow, w: w, d)
+    for oi in 0..<oh {
+        let i0 = oi * d.sh - d.pt
+        let kiLo = max(0, -i0), kiHi = min(d.kh, h - i0)
+        let yRow = y + oi * ow
+        func scalar(_ oj: Int) {
+            let j0 = oj * d.sw - d.pl
+            let kjLo = max(0, -j0), kjHi = min(d.kw, w - j0)
+            var sum: Float = 0
+            for ki in kiLo..<kiHi { for kj in kjLo..<kjHi { sum += x[(i0 + ki) * w + j0 + kj] } }
+            let count = countIncludesPadding ? d.kh * d.kw : (kiHi - kiLo) * (kjHi - kjLo)
+            yRow[oj] = sum / Float(count)
+        }
+        for oj in 0..<lo { scalar(oj) }
+        var oj = lo
+        let count = SIMD8<Float>(repeating: Float(countIncludesPadding ? d.kh * d.kw : (kiHi - kiLo) * d.kw))
+        while oj + 8 <= hi {
+            let j0 = oj * d.sw - d.pl
+            var sum = SIMD8<Float>()
+            for ki in kiLo..<kiHi {
+                let row = x + (i0 + ki) * w + j0
+                for kj in 0..<d.kw { sum += loadStrided8(row + kj, d.sw) }
+            }
+            store8(sum / count, yRow, oj)
+            oj += 8
+        }
+        while oj < ow { scalar(oj); oj += 1 }
+    }
+}
