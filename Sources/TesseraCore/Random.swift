@@ -35,3 +35,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }
+
+extension SeededGenerator {
+    /// The `index`-th `nextUnitFloat()` of `SeededGenerator(seed:)`, computed directly.
+    ///
+    /// SplitMix64's state after i + 1 steps is seed + (i + 1)·γ, so any element of the stream can be
+    /// drawn without the ones before it: parallel kernels (dropout) use this and still match a
+    /// sequential generator exactly.
+    @inline(__always)
+    public static func unitFloat(seed: UInt64, index: Int) -> Float {
+        var z = seed &+ (UInt64(index) &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) * (1.0 / 16_777_216.0)
+    }
+}

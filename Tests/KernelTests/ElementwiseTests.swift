@@ -1,0 +1,105 @@
+import XCTest
+import Kernels
+import Reference
+import TesseraCore
+
+/// The elementwise, softmax, loss and SGD kernels against the references.
+final class ElementwiseTests: XCTestCase {
+    func random(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) throws -> Tensor {
+        try Tensor(shape: shape, seed: seed, low: low, high: high)
+    }
+
+    func testReluForwardAndBackward() throws {
+        var x = try random([3, 5, 7, 11], seed: 1)
+        x[flat: 3] = 0; x[flat: 4] = .nan; x[flat: 5] = -.infinity; x[flat: 6] = .infinity
+        let y = Elementwise.relu(x)
+        let yRef = Reference.reluForward(x)
+        for i in 0..<y.count { XCTAssertTrue(y[flat: i] == yRef[flat: i] || (y[flat: i].isNaN && yRef[flat: i].isNaN)) }
+        let dy = try random(x.shape, seed: 2)
+        XCTAssertEqual(try Elementwise.reluBackward(dy, input: x).scalars,
+                       try Reference.reluBackward(outputGradient: dy, input: x).scalars)
+    }
+
+    func testBiasAdd() throws {
+        var x = try random([2, 3, 5, 9], seed: 3)
+        let b = try random([3], seed: 4)
+        let before = x
+        try Elementwise.addBias(&x, bias: b)
+        for n in 0..<2 { for c in 0..<3 { for i in 0..<5 { for j in 0..<9 {
+            XCTAssertEqual(x[n, c, i, j], before[n, c, i, j] + b[c])
+        } } } }
+        XCTAssertThrowsError(try Elementwise.addBias(&x, bias: try random([4], seed: 1)))
+    }
+
+    func testDropoutMatchesTheSequentialReference() throws {
+        let x = try random([4, 1000], seed: 5)
+        for p in [Float(0), 0.3, 0.5, 0.9] {
+            let (y, mask) = try Elementwise.dropout(x, probability: p, seed: 77)
+            let (yRef, maskRef) = try Reference.dropoutForward(x, probability: p, seed: 77)
+            XCTAssertEqual(mask.scalars, maskRef.scalars)
+            XCTAssertEqual(y.scalars, yRef.scalars)
+            let kept = mask.scalars.filter { $0 != 0 }.count
+            XCTAssertEqual(Double(kept) / 4000, Double(1 - p), accuracy: 0.05)
+            let dy = try random(x.shape, seed: 6)
+            XCTAssertEqual(try Elementwise.dropoutBackward(dy, mask: mask).scalars,
+                           try Reference.dropoutBackward(outputGradient: dy, mask: maskRef).scalars)
+        }
+        XCTAssertThrowsError(try Elementwise.dropout(x, probability: 1, seed: 1))
+    }
+
+    func testSoftmaxAndCrossEntropy() throws {
+        for (shape, scale) in [([3, 10], Float(3)), ([5, 1000], 10), ([2, 7], 1e4), ([1, 1], 1)] {
+            var logits = try random(shape, seed: 7, low: -scale, high: scale)
+            if shape == [2, 7] { logits[0, 0] = 1e4; logits[0, 1] = 1e4 - 1 }
+            let p = try Loss.softmax(logits)
+            let pRef = try Reference.softmax(logits)
+            for i in 0..<p.count { XCTAssertEqual(p[flat: i], pRef[flat: i], accuracy: 1e-6, "\(shape)") }
+            let labels = (0..<shape[0]).map { ($0 * 7 + 3) % shape[1] }
+            let (loss, grad) = try Loss.softmaxCrossEntropy(logits: logits, labels: labels)
+            let (lossRef, gradRef) = try Reference.softmaxCrossEntropy(logits: logits, labels: labels)
+            XCTAssertFalse(loss.isNaN || loss.isInfinite)
+            XCTAssertEqual(loss, lossRef, accuracy: 1e-6 * max(1, abs(lossRef)), "\(shape)")
+            for i in 0..<grad.count { XCTAssertEqual(grad[flat: i], gradRef[flat: i], accuracy: 1e-6, "\(shape)") }
+        }
+        XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0, 3]))
+        XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0]))
+    }
+
+    func testSquaredLoss() throws {
+        let x = try random([4, 3, 5], seed: 8), t = try random([4, 3, 5], seed: 9)
+        let (loss, grad) = try Loss.squaredLoss(prediction: x, target: t)
+        let (lossRef, gradRef) = try Reference.squaredLoss(prediction: x, target: t)
+        XCTAssertEqual(loss, lossRef, accuracy: 1e-6 * abs(lossRef))
+        for i in 0..<grad.count { XCTAssertEqual(grad[flat: i], gradRef[flat: i], accuracy: 1e-7) }
+    }
+
+    func testSGDStep() throws {
+        for (mu, lambda) in [(Float(0), Float(0)), (0.9, 1e-4), (0.5, 0.1)] {
+            var w = try random([1003], seed: 10), v = try random([1003], seed: 11)
+            var wRef = w, vRef = v
+            let g = try random([1003], seed: 12)
+            for _ in 0..<3 {
+                try Optimizer.sgdStep(weights: &w, gradient: g, velocity: &v, learningRate: 0.05, momentum: mu, weightDecay: lambda)
+                try Reference.sgdStep(weights: &wRef, gradient: g, velocity: &vRef, learningRate: 0.05, momentum: mu, weightDecay: lambda)
+            }
+            for i in 0..<w.count {
+                XCTAssertEqual(w[flat: i], wRef[flat: i], accuracy: 1e-6)
+                XCTAssertEqual(v[flat: i], vRef[flat: i], accuracy: 1e-6)
+            }
+        }
+    }
+
+    func testSameResultsAtAnyThreadCount() throws {
+        let x = try random([64, 1000], seed: 13)
+        let labels = (0..<64).map { $0 % 1000 }
+        let one = try Loss.softmaxCrossEntropy(logits: x, labels: labels, threads: 1)
+        let big = try random([8, 64, 56, 56], seed: 14)
+        let reluOne = Elementwise.relu(big, threads: 1)
+        for threads in [2, 5] {
+            let other = try Loss.softmaxCrossEntropy(logits: x, labels: labels, threads: threads)
+            XCTAssertEqual(one.loss.bitPattern, other.loss.bitPattern)
+            XCTAssertEqual(one.gradient.scalars, other.gradient.scalars)
+            XCTAssertEqual(reluOne.scalars, Elementwise.relu(big, threads: threads).scalars)
+        }
+    }
+}
