@@ -61,6 +61,26 @@ enum MachineSuite {
         peak.readGBpsAll = ctx.allThreads > 1 ? readRate(threads: ctx.allThreads) : peak.readGBps1
         peak.triadGBpsAll = ctx.allThreads > 1 ? triadRate(threads: ctx.allThreads) : peak.triadGBps1
 
+        // Cache-resident read bandwidth: each thread sums its own buffer, many times over.
+        func cachedRate(bytesPerThread: Int, threads: Int) -> Double {
+            let n = bytesPerThread / 4 & ~63
+            let passes = max(1, (64 << 20) / bytesPerThread)
+            let sink = UnsafeMutablePointer<Float>.allocate(capacity: threads * 16)
+            defer { sink.deallocate() }
+            let t = Measure.median(minRepeats: repeats, budget: 0) {
+                Scheduler.parallelFor(tiles: threads, work: .infinity, threads: threads) { i in
+                    let base = a + i * n
+                    for _ in 0..<passes { sink[i * 16] = MachineProbes.readSum(base, count: n) }
+                }
+            }
+            return Double(n * 4 * passes * threads) / t / 1e9
+        }
+        let l2Bytes = CacheSizes.l2 / 4, l3Bytes = min(CacheSizes.l3 / 8, 32 << 20) / max(ctx.allThreads, 1)
+        peak.l2GBps1 = cachedRate(bytesPerThread: l2Bytes, threads: 1)
+        peak.l3GBps1 = cachedRate(bytesPerThread: min(CacheSizes.l3 / 8, 32 << 20), threads: 1)
+        peak.l2GBpsAll = ctx.allThreads > 1 ? cachedRate(bytesPerThread: l2Bytes, threads: ctx.allThreads) : peak.l2GBps1
+        peak.l3GBpsAll = ctx.allThreads > 1 ? cachedRate(bytesPerThread: l3Bytes, threads: ctx.allThreads) : peak.l3GBps1
+
         let r = ctx.reporter
         for (threads, gflops, read, triad) in [(1, peak.fmaGflops1, peak.readGBps1, peak.triadGBps1),
                                                (ctx.allThreads, peak.fmaGflopsAll, peak.readGBpsAll, peak.triadGBpsAll)]
@@ -69,6 +89,12 @@ enum MachineSuite {
                                 seconds: 0, gflops: gflops, peakFraction: 1, algorithm: "independent FMA chains, \(MachineProbes.widestFMA)"))
             r.record(CaseResult(suite: "machine", name: "dram_read", threads: threads,
                                 seconds: 0, gbps: read, algorithm: "SIMD8 sum over \((count * 4) >> 20) MiB"))
+            r.record(CaseResult(suite: "machine", name: "l2_read", threads: threads, seconds: 0,
+                                gbps: threads == 1 ? peak.l2GBps1 : peak.l2GBpsAll,
+                                algorithm: "SIMD8 sum over \(l2Bytes >> 10) KiB per thread"))
+            r.record(CaseResult(suite: "machine", name: "l3_read", threads: threads, seconds: 0,
+                                gbps: threads == 1 ? peak.l3GBps1 : peak.l3GBpsAll,
+                                algorithm: "SIMD8 sum over \((threads == 1 ? min(CacheSizes.l3 / 8, 32 << 20) : l3Bytes * threads) >> 20) MiB"))
             r.record(CaseResult(suite: "machine", name: "dram_triad", threads: threads,
                                 seconds: 0, gbps: triad, algorithm: "a = b + s·c, 3×\((count * 4) >> 20) MiB"))
         }

@@ -27,16 +27,20 @@ public enum MachineProbes {
     /// Flops done by one call of `fmaChains(iterations:)`.
     public static func fmaChainsFlops(iterations: Int) -> Double { Double(iterations) * 12 * 8 * 2 }
 
-    /// Sums `count` floats (a multiple of 32) with four independent SIMD8 accumulators: a read-bandwidth probe.
+    /// Sums `count` floats (a multiple of 64) with eight independent SIMD8 accumulators, enough to
+    /// keep two loads a cycle in flight past the add latency: a read-bandwidth probe.
     @inline(never)
     public static func readSum(_ p: UnsafePointer<Float>, count: Int) -> Float {
-        var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
+        var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0
         var i = 0
-        while i + 32 <= count {
+        while i + 64 <= count {
             s0 += load8(p, i); s1 += load8(p, i + 8); s2 += load8(p, i + 16); s3 += load8(p, i + 24)
-            i += 32
+            s4 += load8(p, i + 32); s5 += load8(p, i + 40); s6 += load8(p, i + 48); s7 += load8(p, i + 56)
+            i += 64
         }
-        return ((s0 + s1) + (s2 + s3)).sum()
+        var s = (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))).sum()
+        while i < count { s += p[i]; i += 1 }
+        return s
     }
 
     /// a[i] = b[i] + s·c[i] over `count` floats (a multiple of 8): the STREAM triad.

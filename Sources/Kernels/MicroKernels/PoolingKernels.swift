@@ -28,6 +28,19 @@ func maxWins(_ v: SIMD8<Float>, _ best: SIMD8<Float>) -> SIMDMask<SIMD8<Int32>> 
 @inline(__always)
 func maxWins(_ v: Float, _ best: Float) -> Bool { v > best || (v.isNaN && !best.isNaN) }
 
+@inline(__always)
+func maxWins4(_ v: SIMD4<Float>, _ best: SIMD4<Float>) -> SIMDMask<SIMD4<Int32>> {
+    (v .> best) .| ((v .!= v) .& (best .== best))
+}
+
+/// One step of a scalar max scan, written as selects so that random data costs no branch misses.
+@inline(__always)
+func maxStep(_ best: inout Float, _ bestIndex: inout Int, _ v: Float, _ index: Int) {
+    let wins = (v > best) || (v != v && best == best)
+    best = wins ? v : best
+    bestIndex = wins ? index : bestIndex
+}
+
 /// The output columns [lo, hi) whose windows are wholly inside a row of `w` floats, with room for
 /// the stride-2 SIMD loads (8 outputs read up to 16·… elements).
 @inline(__always)
@@ -60,7 +73,7 @@ func maxPoolPlane(
             for ki in kiLo..<kiHi {
                 for kj in kjLo..<kjHi {
                     let idx = (i0 + ki) * w + j0 + kj
-                    if maxWins(x[idx], best) { best = x[idx]; bestIndex = idx }
+                    maxStep(&best, &bestIndex, x[idx], idx)
                 }
             }
             yRow[oj] = best
@@ -68,24 +81,39 @@ func maxPoolPlane(
         }
         for oj in 0..<lo { scalar(oj) }
         var oj = lo
-        while oj + 8 <= hi {
-            let j0 = oj * d.sw - d.pl
-            var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
-            var bestIndex = SIMD8<Int32>(repeating: Int32((i0 + kiLo) * w + j0)) &+ lane
-            for ki in kiLo..<kiHi {
-                let row = x + (i0 + ki) * w + j0
-                for kj in 0..<d.kw {
-                    let v = loadStrided8(row + kj, d.sw)
-                    let wins = maxWins(v, best)
-                    best.replace(with: v, where: wins)
-                    if iRow != nil {
-                        bestIndex.replace(with: SIMD8<Int32>(repeating: Int32((i0 + ki) * w + j0 + kj)) &+ lane, where: wins)
+        if let iRow {
+            while oj + 8 <= hi {
+                let j0 = oj * d.sw - d.pl
+                var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
+                var bestIndex = SIMD8<Int32>(repeating: Int32((i0 + kiLo) * w + j0)) &+ lane
+                for ki in kiLo..<kiHi {
+                    let row = x + (i0 + ki) * w + j0
+                    let rowIndex = SIMD8<Int32>(repeating: Int32((i0 + ki) * w + j0)) &+ lane
+                    for kj in 0..<d.kw {
+                        let v = loadStrided8(row + kj, d.sw)
+                        let wins = maxWins(v, best)
+                        best.replace(with: v, where: wins)
+                        bestIndex.replace(with: rowIndex &+ Int32(kj), where: wins)
                     }
                 }
+                store8(best, yRow, oj)
+                UnsafeMutableRawPointer(iRow + oj).storeBytes(of: bestIndex, as: SIMD8<Int32>.self)
+                oj += 8
             }
-            store8(best, yRow, oj)
-            if let iRow { UnsafeMutableRawPointer(iRow + oj).storeBytes(of: bestIndex, as: SIMD8<Int32>.self) }
-            oj += 8
+        } else {
+            while oj + 8 <= hi {
+                let j0 = oj * d.sw - d.pl
+                var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
+                for ki in kiLo..<kiHi {
+                    let row = x + (i0 + ki) * w + j0
+                    for kj in 0..<d.kw {
+                        let v = loadStrided8(row + kj, d.sw)
+                        best.replace(with: v, where: maxWins(v, best))
+                    }
+                }
+                store8(best, yRow, oj)
+                oj += 8
+            }
         }
         while oj < ow { scalar(oj); oj += 1 }
     }
@@ -99,13 +127,12 @@ func maxPool2x2s2Plane(
     _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int
 ) {
     let even = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
-    // Stride-2 loads read 16 floats: keep the last group inside the row.
-    let vectorEnd = w >= 16 ? min(ow, (w - 16) / 2 + 1) : 0
     for oi in 0..<oh {
         let r0 = x + 2 * oi * w, r1 = r0 + w
         let yRow = y + oi * ow
         var oj = 0
-        while oj + 8 <= vectorEnd {
+        // A group of 8 outputs reads 16 floats from column 2·oj: keep it inside the row.
+        while oj + 8 <= ow && 2 * oj + 16 <= w {
             let a0 = load8(r0, 2 * oj), a1 = load8(r0, 2 * oj + 8), b0 = load8(r1, 2 * oj), b1 = load8(r1, 2 * oj + 8)
             let p00 = SIMD8(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), p01 = SIMD8(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
             let p10 = SIMD8(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), p11 = SIMD8(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
@@ -125,12 +152,27 @@ func maxPool2x2s2Plane(
             store8(best, yRow, oj)
             oj += 8
         }
+        // Narrow rows (VGG's pool4/pool5): groups of 4 outputs from 8 floats per row.
+        while oj + 4 <= ow && 2 * oj + 8 <= w {
+            let a = load8(r0, 2 * oj), b = load8(r1, 2 * oj)
+            let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
+            var best = a.evenHalf
+            var wins = maxWins4(p01, best); best.replace(with: p01, where: wins)
+            var index = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(2 * oi * w + 2 * oj)
+            let base = index
+            index.replace(with: base &+ 1, where: wins)
+            wins = maxWins4(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
+            wins = maxWins4(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
+            UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
+            if let indices { UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD4<Int32>.self) }
+            oj += 4
+        }
         while oj < ow {
-            var bestIndex = 2 * oi * w + 2 * oj
-            var best = x[bestIndex]
-            for idx in [bestIndex + 1, bestIndex + w, bestIndex + w + 1] where maxWins(x[idx], best) {
-                best = x[idx]; bestIndex = idx
-            }
+            let first = 2 * oi * w + 2 * oj
+            var bestIndex = first, best = x[first]
+            maxStep(&best, &bestIndex, x[first + 1], first + 1)
+            maxStep(&best, &bestIndex, x[first + w], first + w)
+            maxStep(&best, &bestIndex, x[first + w + 1], first + w + 1)
             yRow[oj] = best
             indices?[oi * ow + oj] = Int32(bestIndex)
             oj += 1
