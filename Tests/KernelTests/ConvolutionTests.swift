@@ -11,10 +11,23 @@ final class ConvolutionTests: XCTestCase {
         let x = try Tensor(shape: shape, generator: &g)
         let w = try Tensor(shape: d.weightShape, generator: &g)
         let b = bias ? try Tensor(shape: [d.outChannels], generator: &g) : nil
-        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu)
-        if let algorithm { XCTAssertEqual(plan.algorithm, algorithm, file: file, line: line) }
-        let y = try plan.forward(x)
+        let auto = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu)
+        if let algorithm { XCTAssertEqual(auto.algorithm, algorithm, file: file, line: line) }
         let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: relu)
+        var algorithms: [ConvAlgorithm] = [.implicitGEMM, .im2colGEMM]
+        if Conv2DPlan.automaticAlgorithm(for: d) == .gemm1x1 { algorithms.append(.gemm1x1) }
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            GEMMMicroKernel.active = kernel
+            defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
+            for a in algorithms {
+                let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu, algorithm: a)
+                try compare(try plan.forward(x), yRef, magnitude, shape, d, "\(a) \(kernel)", file: file, line: line)
+            }
+        }
+    }
+
+    func compare(_ y: Tensor, _ yRef: Tensor, _ magnitude: Tensor, _ shape: [Int], _ d: Conv2DDescriptor, _ what: String,
+                 file: StaticString, line: UInt) throws {
         XCTAssertEqual(y.shape, yRef.shape, file: file, line: line)
         var worst: Float = 0
         for i in 0..<y.count {
@@ -23,11 +36,11 @@ final class ConvolutionTests: XCTestCase {
         }
         let scale = magnitude.scalars.max() ?? 1
         let bound = 1e-6 * Float(try ConvGeometry(inputShape: shape, descriptor: d).reductionLength).squareRoot()
-        XCTAssertLessThanOrEqual(worst / scale, bound, "\(shape) \(d)", file: file, line: line)
+        XCTAssertLessThanOrEqual(worst / scale, bound, "\(shape) \(d) \(what)", file: file, line: line)
     }
 
     func testSweptShapes() throws {
-        try check([1, 3, 7, 9], .init(inChannels: 3, outChannels: 5, kernel: 3, padding: 1), expect: .im2colGEMM)
+        try check([1, 3, 7, 9], .init(inChannels: 3, outChannels: 5, kernel: 3, padding: 1), expect: .implicitGEMM)
         try check([3, 5, 6, 5], .init(inChannels: 5, outChannels: 7, kernel: 3, stride: 2, padding: 1), relu: true)
         try check([2, 4, 8, 7], .init(inChannels: 4, outChannels: 6, kernelHeight: 3, kernelWidth: 2,
                                       padding: .init(top: 2, bottom: 0, left: 1, right: 3)))
@@ -37,6 +50,11 @@ final class ConvolutionTests: XCTestCase {
         try check([1, 1, 1, 1], .init(inChannels: 1, outChannels: 3, kernel: 1))
         try check([2, 13, 5, 3], .init(inChannels: 13, outChannels: 17, kernel: 1), relu: true, expect: .gemm1x1)
         try check([1, 16, 7, 7], .init(inChannels: 16, outChannels: 9, kernel: 1, stride: 2))
+    }
+
+    func testLargeImageCrossesManyTiles() throws {
+        // Enough pixels for several column tiles, row-split tiles and K blocks, and 2 threads.
+        try check([2, 40, 37, 41], .init(inChannels: 40, outChannels: 70, kernel: 3, padding: 1), relu: true)
     }
 
     func testReducedNetworkLayers() throws {
@@ -55,5 +73,6 @@ final class ConvolutionTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("[1, 2, 5, 5]"), "\(e)")
         }
         XCTAssertThrowsError(try plan.forward(try Tensor(shape: [1, 3, 2, 5])))
+        XCTAssertThrowsError(try Conv2DPlan(descriptor: d, weights: try Tensor(shape: [4, 3, 3, 3]), algorithm: .gemm1x1))
     }
 }

@@ -4,7 +4,11 @@ import Scheduler
 public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// 1×1, stride 1, no padding: a GEMM straight on the NCHW input, no copy.
     case gemm1x1 = "gemm-1x1"
-    /// im2col of each image, then a GEMM with the packed weights.
+    /// Implicit GEMM: the im2col matrix is packed tile by tile straight from the image into the
+    /// GEMM's B panels, never materialized whole. The general path for any shape.
+    case implicitGEMM = "implicit-gemm"
+    /// im2col of each whole image into scratch, then a GEMM with the packed weights
+    /// (scratch of C/groups·kh·kw × OH·OW floats). Kept for comparison.
     case im2colGEMM = "im2col-gemm"
 }
 
@@ -24,9 +28,29 @@ public final class Conv2DPlan: @unchecked Sendable {
     private let packedWeights: [PackedMatrixA]   // one per group: (O/G) × (C/G·kh·kw)
     private let bias: Tensor?
 
+    /// The algorithm this plan runs: the automatic choice, or the caller's.
+    public let algorithm: ConvAlgorithm
+
+    /// The automatic choice for a descriptor: a plain GEMM for 1×1 stride-1 unpadded convolution,
+    /// the implicit GEMM otherwise.
+    public static func automaticAlgorithm(for d: Conv2DDescriptor) -> ConvAlgorithm {
+        let pointwise = d.kernelHeight == 1 && d.kernelWidth == 1 && d.strideHeight == 1 && d.strideWidth == 1
+            && d.padding == .zero
+        return pointwise ? .gemm1x1 : .implicitGEMM
+    }
+
     /// Creates a plan from OIHW weights and an optional bias of `outChannels` values.
-    public init(descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor? = nil, relu: Bool = false) throws {
+    /// - Parameter algorithm: overrides the automatic choice; `.gemm1x1` needs a 1×1, stride-1, unpadded descriptor.
+    public init(descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor? = nil, relu: Bool = false,
+                algorithm: ConvAlgorithm? = nil) throws {
         try descriptor.validate("Conv2DPlan")
+        let automatic = Conv2DPlan.automaticAlgorithm(for: descriptor)
+        if algorithm == .gemm1x1 && automatic != .gemm1x1 {
+            throw TesseraError.invalidArgument(
+                operation: "Conv2DPlan",
+                message: "algorithm gemm-1x1 needs a 1×1 kernel, stride 1 and no padding; got \(descriptor.kernelHeight)×\(descriptor.kernelWidth), stride \(descriptor.strideHeight)×\(descriptor.strideWidth), \(descriptor.padding)")
+        }
+        self.algorithm = algorithm ?? automatic
         try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2DPlan")
         if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2DPlan") }
         self.descriptor = descriptor
@@ -41,14 +65,6 @@ public final class Conv2DPlan: @unchecked Sendable {
         }
     }
 
-    /// The algorithm this plan runs.
-    public var algorithm: ConvAlgorithm {
-        let d = descriptor
-        let pointwise = d.kernelHeight == 1 && d.kernelWidth == 1 && d.strideHeight == 1 && d.strideWidth == 1
-            && d.padding == .zero
-        return pointwise ? .gemm1x1 : .im2colGEMM
-    }
-
     /// Bytes of packed weights the plan holds.
     public var packedWeightBytes: Int { packedWeights.reduce(0) { $0 + $1.byteCount } }
 
@@ -58,27 +74,31 @@ public final class Conv2DPlan: @unchecked Sendable {
         var y = try Tensor(shape: g.outputShape)
         let pixels = g.outHeight * g.outWidth
         let og = g.groupOutChannels, cg = g.groupInChannels, k = g.reductionLength
-        let pointwise = algorithm == .gemm1x1
+        let materialize = algorithm == .im2colGEMM
         try x.withUnsafeBufferPointer { xb in
             try y.withUnsafeMutableBufferPointer { yb in
                 try (bias ?? Tensor(shape: [1])).withUnsafeBufferPointer { bb in
-                    try Workspace.withScratch(count: pointwise ? 1 : k * pixels) { cols in
+                    try Workspace.withScratch(count: materialize ? k * pixels : 1) { cols in
                         for n in 0..<g.batch {
                             for grp in 0..<g.groups {
                                 let xImage = xb.baseAddress! + (n * g.inChannels + grp * cg) * g.inHeight * g.inWidth
-                                let b: UnsafeBufferPointer<Float>
-                                if pointwise {
-                                    b = UnsafeBufferPointer(start: xImage, count: k * pixels)
-                                } else {
-                                    im2col(xImage, channels: cg, g, into: cols)
-                                    b = UnsafeBufferPointer(start: cols, count: k * pixels)
-                                }
                                 let out = UnsafeMutableBufferPointer(rebasing: yb[((n * g.outChannels + grp * og) * pixels)...].prefix(og * pixels))
                                 let epilogue = GEMMEpilogue(
                                     bias: bias == nil ? nil : UnsafeBufferPointer(rebasing: bb[(grp * og)..<((grp + 1) * og)]),
                                     biasAxis: bias == nil ? .none : .row, relu: relu)
-                                try GEMM.sgemm(packedA: packedWeights[grp], n: pixels, b: b, ldb: pixels,
-                                               c: out, ldc: pixels, epilogue: epilogue, threads: threads)
+                                let weights = packedWeights[grp]
+                                switch algorithm {
+                                case .implicitGEMM:
+                                    GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
+                                                    0, out.baseAddress!, pixels, epilogue, threads) { p0, kc, n0, nc, nr, dst in
+                                        packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
+                                    }
+                                case .gemm1x1, .im2colGEMM:
+                                    if materialize { im2col(xImage, channels: cg, g, into: cols, threads: threads) }
+                                    let b = UnsafeBufferPointer(start: materialize ? UnsafePointer(cols) : xImage, count: k * pixels)
+                                    try GEMM.sgemm(packedA: weights, n: pixels, b: b, ldb: pixels,
+                                                   c: out, ldc: pixels, epilogue: epilogue, threads: threads)
+                                }
                             }
                         }
                     }

@@ -203,10 +203,25 @@ public enum GEMM {
         return (rows, cols)
     }
 
+    /// Packs op(B)[p0..<p0+kc, n0..<n0+nc] into ⌈nc/NR⌉ zero-padded NR-column panels at `dst`.
+    /// The GEMM driver asks for B only through this, so a convolution can pack its im2col matrix
+    /// straight from the image (implicit GEMM) instead of materializing it.
+    typealias BPacker = (_ p0: Int, _ kc: Int, _ n0: Int, _ nc: Int, _ nr: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
+
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
+    ) {
+        packedGEMM(kernel, m, n, k, alpha, packedA, paddedM, beta, c, ldc, epilogue, threads) { p0, kc, n0, nc, nr, dst in
+            Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
+        }
+    }
+
+    static func packedGEMM(
+        _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
+        packB: BPacker
     ) {
         let blocking = kernel.blocking
         let (rowsPerTile, colsPerTile) = tiling(m: m, n: n, k: k, blocking)
@@ -227,7 +242,7 @@ public enum GEMM {
                                       threads: threads) { t in
                     let tj = t / kBlocks, p0 = (t % kBlocks) * blocking.kc
                     let n0 = tj * colsPerTile
-                    packTileB(blocking, transB, b, ldb, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
+                    packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
                               dst: scratch + tj * packedBPerTile)
                 }
             }
@@ -244,7 +259,7 @@ public enum GEMM {
                     bPacked = mine + edgeScratch
                     var p0 = 0
                     while p0 < k {
-                        packTileB(blocking, transB, b, ldb, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                        packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
                         p0 += blocking.kc
                     }
                 }
@@ -258,12 +273,10 @@ public enum GEMM {
     /// Packs the K block starting at `p0` of a tile's columns of op(B), at its place in the tile's
     /// packed B: block p0 starts at p0 · paddedN, panels of kc × NR inside it.
     static func packTileB(
-        _ blocking: GEMMBlocking, _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
-        p0: Int, k: Int, n0: Int, tileN: Int, dst: UnsafeMutablePointer<Float>
+        _ blocking: GEMMBlocking, _ packB: BPacker, p0: Int, k: Int, n0: Int, tileN: Int, dst: UnsafeMutablePointer<Float>
     ) {
         let paddedN = (tileN + blocking.nr - 1) / blocking.nr * blocking.nr
-        Packing.packB(transB, b, ldb, p0: p0, kc: min(blocking.kc, k - p0), n0: n0, nc: tileN, nr: blocking.nr,
-                      dst: dst + p0 * paddedN)
+        packB(p0, min(blocking.kc, k - p0), n0, tileN, blocking.nr, dst + p0 * paddedN)
     }
 
     /// One tile of C: the Goto loops around the micro-kernel, on a tile's packed B (all K).

@@ -1,12 +1,24 @@
+import Scheduler
+
 /// im2col of one image (SEEDS-DIGEST O3, [002] img2col): rows q = (c·kh + i)·kw + j, columns = output
-/// pixels in row-major order; padding reads as 0. Copies whole output rows where the tap is in bounds.
+/// pixels in row-major order; padding reads as 0. Parallel over channels (each writes its own rows).
 func im2col(
-    _ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>
+    _ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>, threads: Int?
 ) {
+    let rows = g.kernelHeight * g.kernelWidth, pixels = g.outHeight * g.outWidth
+    // A copy is worth about 8 flop-equivalents per element (a load and a store through L2/L3).
+    Scheduler.parallelFor(tiles: channels, work: Double(channels * rows * pixels) * 2 * 4 * Scheduler.flopsPerByte,
+                          threads: threads) { c in
+        im2colChannel(x + c * g.inHeight * g.inWidth, g, into: cols + c * rows * pixels)
+    }
+}
+
+/// The kh·kw rows of im2col that come from one input channel plane. Copies whole output rows
+/// where the tap is in bounds.
+func im2colChannel(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
     let oh = g.outHeight, ow = g.outWidth, pixels = oh * ow
     var q = 0
-    for c in 0..<channels {
-        let plane = x + c * g.inHeight * g.inWidth
+    do {
         for ki in 0..<g.kernelHeight {
             for kj in 0..<g.kernelWidth {
                 let row = cols + q * pixels
@@ -35,5 +47,58 @@ func im2col(
                 q += 1
             }
         }
+    }
+}
+
+/// Packs im2col(x)[p0..<p0+kc, n0..<n0+nc] of one image straight into zero-padded NR-column panels:
+/// the B operand of the implicit GEMM, never materialized whole. Row q of im2col is channel
+/// q / (kh·kw), tap ((q mod kh·kw) / kw, q mod kw); column p is output pixel (p / ow, p mod ow).
+func packIm2colPanels(
+    _ x: UnsafePointer<Float>, _ g: ConvGeometry, p0: Int, kc: Int, n0: Int, nc: Int, nr: Int,
+    dst: UnsafeMutablePointer<Float>
+) {
+    let taps = g.kernelHeight * g.kernelWidth, ow = g.outWidth
+    let plane = g.inHeight * g.inWidth
+    var panel = dst
+    var j0 = 0
+    while j0 < nc {
+        let cols = min(nr, nc - j0)
+        for p in 0..<kc {
+            let q = p0 + p
+            let c = q / taps, tap = q - c * taps
+            let ki = tap / g.kernelWidth, kj = tap - ki * g.kernelWidth
+            let src = x + c * plane
+            let out = panel + p * nr
+            var pixel = n0 + j0, j = 0
+            while j < cols {
+                let oi = pixel / ow, oj = pixel - oi * ow
+                let run = min(cols - j, ow - oj)
+                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
+                let o = out + j
+                if ii < 0 || ii >= g.inHeight {
+                    o.update(repeating: 0, count: run)
+                } else {
+                    let row = src + ii * g.inWidth
+                    let jj0 = oj * g.strideWidth - g.padding.left + kj * g.dilationWidth
+                    if g.strideWidth == 1 {
+                        // In-bounds part of the run: 0 ≤ jj0 + t < inWidth.
+                        let lo = min(max(0, -jj0), run), hi = max(lo, min(run, g.inWidth - jj0))
+                        if lo > 0 { o.update(repeating: 0, count: lo) }
+                        if hi > lo { (o + lo).update(from: row + jj0 + lo, count: hi - lo) }
+                        if hi < run { (o + hi).update(repeating: 0, count: run - hi) }
+                    } else {
+                        for t in 0..<run {
+                            let jj = jj0 + t * g.strideWidth
+                            o[t] = jj >= 0 && jj < g.inWidth ? row[jj] : 0
+                        }
+                    }
+                }
+                j += run
+                pixel += run
+            }
+            if cols < nr { (out + cols).update(repeating: 0, count: nr - cols) }
+        }
+        panel += kc * nr
+        j0 += nr
     }
 }

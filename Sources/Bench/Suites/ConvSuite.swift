@@ -1,0 +1,88 @@
+import Kernels
+
+/// Suite `conv`: every VGG-16 convolution layer and ResNet-50's 3×3, 1×1 and stem layers at batch 1,
+/// through `Conv2DPlan` with its automatic algorithm, ReLU and bias fused.
+enum ConvSuite {
+    struct Layer {
+        var name: String
+        var inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int = 1, padding: Int
+    }
+
+    static let layers: [Layer] = [
+        Layer(name: "vgg16/conv1_1", inChannels: 3, outChannels: 64, size: 224, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv1_2", inChannels: 64, outChannels: 64, size: 224, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv2_1", inChannels: 64, outChannels: 128, size: 112, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv2_2", inChannels: 128, outChannels: 128, size: 112, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv3_1", inChannels: 128, outChannels: 256, size: 56, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv3_2", inChannels: 256, outChannels: 256, size: 56, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv4_1", inChannels: 256, outChannels: 512, size: 28, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv4_2", inChannels: 512, outChannels: 512, size: 28, kernel: 3, padding: 1),
+        Layer(name: "vgg16/conv5_1", inChannels: 512, outChannels: 512, size: 14, kernel: 3, padding: 1),
+        Layer(name: "resnet50/stem7x7s2", inChannels: 3, outChannels: 64, size: 224, kernel: 7, stride: 2, padding: 3),
+        Layer(name: "resnet50/conv3x3_64", inChannels: 64, outChannels: 64, size: 56, kernel: 3, padding: 1),
+        Layer(name: "resnet50/conv3x3_128", inChannels: 128, outChannels: 128, size: 28, kernel: 3, padding: 1),
+        Layer(name: "resnet50/conv3x3_256", inChannels: 256, outChannels: 256, size: 14, kernel: 3, padding: 1),
+        Layer(name: "resnet50/conv3x3_512", inChannels: 512, outChannels: 512, size: 7, kernel: 3, padding: 1),
+        Layer(name: "resnet50/conv1x1_64to256", inChannels: 64, outChannels: 256, size: 56, kernel: 1, padding: 0),
+        Layer(name: "resnet50/conv1x1_256to64", inChannels: 256, outChannels: 64, size: 56, kernel: 1, padding: 0),
+        Layer(name: "resnet50/conv1x1_512to128", inChannels: 512, outChannels: 128, size: 28, kernel: 1, padding: 0),
+        Layer(name: "resnet50/conv1x1_1024to256", inChannels: 1024, outChannels: 256, size: 14, kernel: 1, padding: 0),
+        Layer(name: "resnet50/conv1x1_2048to512", inChannels: 2048, outChannels: 512, size: 7, kernel: 1, padding: 0),
+    ]
+    // VGG-16's conv3_3, conv4_3 and conv5_2/5_3 repeat the shapes of conv3_2, conv4_2 and conv5_1.
+
+    static let suite = Suite(name: "conv") { ctx in
+        for l in layers where ctx.wants("conv", l.name) {
+            ctx.reporter.progress("conv/\(l.name)")
+            let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: l.kernel,
+                                     stride: l.stride, padding: l.padding)
+            let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
+            let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
+            let b = try Tensor(shape: [l.outChannels], seed: 3)
+            let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true)
+            let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
+            let y = try plan.forward(x)
+            let error = spotCheck(x, w, b, y, g)
+            if error > 1e-6 * Double(g.reductionLength).squareRoot() {
+                throw BenchError.validation("conv/\(l.name): normalized error \(error)")
+            }
+            for threads in ctx.threadCounts {
+                let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: ctx.options.quick ? 0.1 : 0.5) {
+                    _ = try! plan.forward(x, threads: threads)
+                }
+                let gflops = g.flops / t / 1e9
+                ctx.reporter.record(CaseResult(
+                    suite: "conv", name: l.name, threads: threads, seconds: t, gflops: gflops,
+                    peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
+                    algorithm: "\(plan.algorithm.rawValue) + \(GEMMMicroKernel.active.rawValue)",
+                    shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)"))
+            }
+        }
+    }
+
+    /// SPEC §4's error on 64 sampled outputs against Double sums (with ReLU): max |y − y_ref| / max Σ|w·x|.
+    static func spotCheck(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ y: Tensor, _ g: ConvGeometry) -> Double {
+        var rng = SeededGenerator(seed: 42)
+        var worst = 0.0, scale = 0.0
+        for _ in 0..<64 {
+            let o = Int(rng.next() % UInt64(g.outChannels))
+            let oi = Int(rng.next() % UInt64(g.outHeight)), oj = Int(rng.next() % UInt64(g.outWidth))
+            var sum = Double(b[o]), abs = Swift.abs(sum)
+            for c in 0..<g.inChannels {
+                for ki in 0..<g.kernelHeight {
+                    let ii = oi * g.strideHeight - g.padding.top + ki
+                    if ii < 0 || ii >= g.inHeight { continue }
+                    for kj in 0..<g.kernelWidth {
+                        let jj = oj * g.strideWidth - g.padding.left + kj
+                        if jj < 0 || jj >= g.inWidth { continue }
+                        let p = Double(w[o, c, ki, kj]) * Double(x[0, c, ii, jj])
+                        sum += p; abs += Swift.abs(p)
+                    }
+                }
+            }
+            worst = max(worst, Swift.abs(Double(y[0, o, oi, oj]) - max(sum, 0)))
+            scale = max(scale, abs)
+        }
+        return worst / max(scale, 1e-30)
+    }
+}
