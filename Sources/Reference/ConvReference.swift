@@ -19,27 +19,11 @@ extension Reference {
         if let bias { try ConvGeometry.check(bias.shape, equals: [g.outChannels], "bias", "Reference.conv2dForward") }
         var y = try Tensor(shape: g.outputShape)
         var mag = try Tensor(shape: g.outputShape)
-        let cig = g.groupInChannels, cog = g.groupOutChannels
         for n in 0..<g.batch {
             for o in 0..<g.outChannels {
-                let group = o / cog
                 for oi in 0..<g.outHeight {
                     for oj in 0..<g.outWidth {
-                        var sum = 0.0, abs = 0.0
-                        if let bias { sum = Double(bias[o]); abs = Swift.abs(sum) }
-                        for c in 0..<cig {
-                            for ki in 0..<g.kernelHeight {
-                                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
-                                if ii < 0 || ii >= g.inHeight { continue }
-                                for kj in 0..<g.kernelWidth {
-                                    let jj = oj * g.strideWidth - g.padding.left + kj * g.dilationWidth
-                                    if jj < 0 || jj >= g.inWidth { continue }
-                                    let p = Double(w[o, c, ki, kj]) * Double(x[n, group * cig + c, ii, jj])
-                                    sum += p
-                                    abs += Swift.abs(p)
-                                }
-                            }
-                        }
+                        var (sum, abs) = conv2dPoint(input: x, weights: w, bias: bias, geometry: g, n: n, o: o, oi: oi, oj: oj)
                         if relu, sum < 0 { sum = 0 }
                         y[n, o, oi, oj] = Float(sum)
                         mag[n, o, oi, oj] = Float(abs)
@@ -48,6 +32,30 @@ extension Reference {
             }
         }
         return (y, mag)
+    }
+
+    /// One output of `conv2dForward` before ReLU, in Double, with its magnitude Σ|w·x| + |b|.
+    /// Bench spot-checks whole network layers with it.
+    public static func conv2dPoint(
+        input x: Tensor, weights w: Tensor, bias: Tensor?, geometry g: ConvGeometry, n: Int, o: Int, oi: Int, oj: Int
+    ) -> (value: Double, magnitude: Double) {
+        let cig = g.groupInChannels, group = o / g.groupOutChannels
+        var sum = 0.0, abs = 0.0
+        if let bias { sum = Double(bias[o]); abs = Swift.abs(sum) }
+        for c in 0..<cig {
+            for ki in 0..<g.kernelHeight {
+                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
+                if ii < 0 || ii >= g.inHeight { continue }
+                for kj in 0..<g.kernelWidth {
+                    let jj = oj * g.strideWidth - g.padding.left + kj * g.dilationWidth
+                    if jj < 0 || jj >= g.inWidth { continue }
+                    let p = Double(w[o, c, ki, kj]) * Double(x[n, group * cig + c, ii, jj])
+                    sum += p
+                    abs += Swift.abs(p)
+                }
+            }
+        }
+        return (sum, abs)
     }
 
     /// Convolution backward-data (SEEDS-DIGEST O4, T17b): every product of the forward pass

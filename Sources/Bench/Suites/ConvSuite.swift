@@ -1,4 +1,5 @@
 import Kernels
+import Reference
 
 /// Suite `conv`: every VGG-16 convolution layer and ResNet-50's 3×3, 1×1 and stem layers at batch 1,
 /// through `Conv2DPlan` with its automatic algorithm, ReLU and bias fused.
@@ -67,19 +68,7 @@ enum ConvSuite {
         for _ in 0..<64 {
             let o = Int(rng.next() % UInt64(g.outChannels))
             let oi = Int(rng.next() % UInt64(g.outHeight)), oj = Int(rng.next() % UInt64(g.outWidth))
-            var sum = Double(b[o]), abs = Swift.abs(sum)
-            for c in 0..<g.inChannels {
-                for ki in 0..<g.kernelHeight {
-                    let ii = oi * g.strideHeight - g.padding.top + ki
-                    if ii < 0 || ii >= g.inHeight { continue }
-                    for kj in 0..<g.kernelWidth {
-                        let jj = oj * g.strideWidth - g.padding.left + kj
-                        if jj < 0 || jj >= g.inWidth { continue }
-                        let p = Double(w[o, c, ki, kj]) * Double(x[0, c, ii, jj])
-                        sum += p; abs += Swift.abs(p)
-                    }
-                }
-            }
+            let (sum, abs) = Reference.conv2dPoint(input: x, weights: w, bias: b, geometry: g, n: 0, o: o, oi: oi, oj: oj)
             worst = max(worst, Swift.abs(Double(y[0, o, oi, oj]) - max(sum, 0)))
             scale = max(scale, abs)
         }

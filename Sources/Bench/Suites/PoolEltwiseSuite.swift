@@ -45,7 +45,8 @@ enum PoolEltwiseSuite {
                 record(ctx, suite: "pool", name: c.name, threads: threads, seconds: t, bytes: bytes,
                        algorithm: c.kind == "global" ? "global average, SIMD8 plane sums"
                            : "\(c.kind) \(c.descriptor.windowHeight)x\(c.descriptor.windowWidth)/\(c.descriptor.strideHeight) SIMD8\(c.descriptor.windowHeight == 2 && c.descriptor.strideHeight == 2 ? " 2x2s2 path" : "")",
-                       shape: c.shape.map(String.init).joined(separator: "x"))
+                       shape: c.shape.map(String.init).joined(separator: "x")
+                           + ":\(c.kind):k\(c.descriptor.windowHeight)s\(c.descriptor.strideHeight)p\(c.descriptor.padding.top)")
             }
         }
     }

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Convolution and pooling: Tessera vs ONNX Runtime (and PyTorch if installed), same machine, same run.
+
+Runs `Bench --json --filter conv/` and `--filter pool/`, then times every layer it reported through
+ONNX Runtime (one single-node ONNX model per layer, all graph optimizations on, intra-op threads
+= the Bench's thread count) and, if importable, PyTorch. Writes perf/conv-vs-peers.md and
+perf/pool-vs-peers.md. onnxruntime, onnx and torch are optional tools: the package never needs them.
+
+usage: pip install onnxruntime onnx [torch]; python3 perf/peers_ort.py [--quick]
+"""
+import datetime, json, os, re, statistics, subprocess, sys, time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def bench(filter_, quick):
+    cmd = [os.path.join(ROOT, ".build/release/Bench"), "--json", "--filter", filter_] + (["--quick"] if quick else [])
+    out = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+
+
+def median_time(fn, budget=0.4):
+    fn()
+    times, start = [], time.perf_counter()
+    while len(times) < 5 or (time.perf_counter() - start < budget and len(times) < 100):
+        t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def ort_session(node, inputs, initializers, threads):
+    import onnx, onnxruntime as ort
+    from onnx import helper, TensorProto
+    graph = helper.make_graph([node], "g",
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def conv_peer(shape, threads):
+    # "64x224x224->64k3s1p1"
+    m = re.match(r"(\d+)x(\d+)x(\d+)->(\d+)k(\d+)s(\d+)p(\d+)", shape)
+    c, h, w, o, k, s, p = map(int, m.groups())
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (1, c, h, w)).astype(np.float32)
+    wt = numpy_helper.from_array(rng.uniform(-0.1, 0.1, (o, c, k, k)).astype(np.float32), "w")
+    b = numpy_helper.from_array(rng.uniform(-1, 1, (o,)).astype(np.float32), "b")
+    import onnx
+    conv = helper.make_node("Conv", ["x", "w", "b"], ["t"], kernel_shape=[k, k], strides=[s, s], pads=[p, p, p, p])
+    relu = helper.make_node("Relu", ["t"], ["y"])
+    graph = helper.make_graph([conv, relu], "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x.shape)],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], [wt, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    import onnxruntime as ort
+    so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    result = {"onnxruntime": median_time(lambda: sess.run(None, {"x": x}))}
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        conv_t = torch.nn.Conv2d(c, o, k, s, p)
+        xt = torch.from_numpy(x)
+        with torch.no_grad():
+            result["pytorch"] = median_time(lambda: torch.relu(conv_t(xt)))
+    except ImportError:
+        pass
+    return result
+
+
+def pool_peer(shape, threads):
+    # "1x64x224x224:max:k2s2p0"
+    dims, kind, win = shape.split(":")
+    n, c, h, w = map(int, dims.split("x"))
+    k, s, p = map(int, re.match(r"k(\d+)s(\d+)p(\d+)", win).groups())
+    from onnx import helper
+    x = np.random.default_rng(2).uniform(-1, 1, (n, c, h, w)).astype(np.float32)
+    if kind == "global":
+        node = helper.make_node("GlobalAveragePool", ["x"], ["y"])
+    elif kind.startswith("max"):
+        node = helper.make_node("MaxPool", ["x"], ["y"] + (["i"] if kind == "max+indices" else []),
+                                kernel_shape=[k, k], strides=[s, s], pads=[p, p, p, p])
+    else:
+        node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[k, k], strides=[s, s], pads=[p, p, p, p],
+                                count_include_pad=0)
+    sess = ort_session(node, [("x", x.shape)], [], threads)
+    result = {"onnxruntime": median_time(lambda: sess.run(None, {"x": x}))}
+    try:
+        import torch
+        torch.set_num_threads(threads)
+        xt = torch.from_numpy(x)
+        f = {"max": lambda: torch.nn.functional.max_pool2d(xt, k, s, p),
+             "max+indices": lambda: torch.nn.functional.max_pool2d(xt, k, s, p, return_indices=True),
+             "avg": lambda: torch.nn.functional.avg_pool2d(xt, k, s, p, count_include_pad=False),
+             "global": lambda: torch.nn.functional.adaptive_avg_pool2d(xt, 1)}[kind]
+        with torch.no_grad():
+            result["pytorch"] = median_time(f)
+    except ImportError:
+        pass
+    return result
+
+
+def table(rows, peer_fn, title, unit, path):
+    import onnxruntime
+    peers = {}
+    for r in rows:
+        peers[(r["name"], r["threads"])] = peer_fn(r["shape"], r["threads"])
+    names = sorted({k for v in peers.values() for k in v})
+    md = [f"# {title}", "",
+          f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python3 perf/peers_ort.py`, "
+          f"onnxruntime {onnxruntime.__version__}, batch 1, medians. Ratio = fastest peer's time ÷ Tessera's time (> 1: we are faster).", "",
+          "| case | threads | Tessera ms | " + " | ".join(f"{n} ms" for n in names) + f" | Tessera {unit} | ratio |",
+          "|---|---|---|" + "---|" * len(names) + "---|---|"]
+    for r in rows:
+        p = peers[(r["name"], r["threads"])]
+        best = min(p.values())
+        rate = r["gflops"] if unit == "GFLOPS" else r["gbps"]
+        md.append(f"| {r['name']} | {r['threads']} | {r['seconds'] * 1e3:.3f} | "
+                  + " | ".join(f"{p[n] * 1e3:.3f}" if n in p else "" for n in names)
+                  + f" | {rate:.1f} | **{best / r['seconds']:.2f}** |")
+    text = "\n".join(md) + "\n"
+    with open(os.path.join(ROOT, "perf", path), "w") as f:
+        f.write(text)
+    print(text)
+
+
+def main():
+    quick = "--quick" in sys.argv
+    subprocess.run(["swift", "build", "-c", "release", "--product", "Bench"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    conv = [r for r in bench("conv/", quick) if r["suite"] == "conv"]
+    table(conv, conv_peer, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
+    pool = [r for r in bench("pool/", quick) if r["suite"] == "pool"]
+    table(pool, pool_peer, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
+
+
+if __name__ == "__main__":
+    main()
