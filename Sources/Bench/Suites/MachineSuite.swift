@@ -24,8 +24,8 @@ enum MachineSuite {
         peak.fmaGflops1 = fmaRate(threads: 1)
         peak.fmaGflopsAll = ctx.allThreads > 1 ? fmaRate(threads: ctx.allThreads) : peak.fmaGflops1
 
-        // 256 MiB per array: far beyond the 32 MiB L3, so this is DRAM.
-        let count = (quick ? 16 : 64) << 20
+        // Arrays of 512 MiB (64 MiB with --quick): twice the largest L3 seen here (260 MiB), so this is DRAM.
+        let count = (quick ? 16 : 128) << 20
         let a = UnsafeMutablePointer<Float>.allocate(capacity: count)
         let b = UnsafeMutablePointer<Float>.allocate(capacity: count)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: count)
