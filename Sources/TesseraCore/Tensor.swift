@@ -70,6 +70,17 @@ public struct Tensor: Sendable, CustomStringConvertible {
         storage.base.initialize(repeating: value, count: n)
     }
 
+    /// A tensor whose elements `initializer` writes, every one of them, before it returns.
+    ///
+    /// Kernels that overwrite their whole output use this to skip the zero-fill pass of
+    /// `init(shape:repeating:)`. Elements the initializer leaves unwritten hold unspecified values.
+    public init(shape: [Int], unsafeUninitializedInitializingWith initializer: (UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        let n = try Tensor.elementCount(of: shape)
+        self.shape = shape
+        storage = TensorStorage(count: n)
+        try initializer(UnsafeMutableBufferPointer(start: storage.base, count: n))
+    }
+
     /// A tensor built from `values` in row-major order; `values.count` must match `shape`.
     public init(shape: [Int], values: [Float]) throws {
         let n = try Tensor.elementCount(of: shape)

@@ -71,12 +71,12 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// y = conv(x) + bias (then ReLU if the plan fuses it). `x` is N×C×H×W.
     public func forward(_ x: Tensor, threads: Int? = nil) throws -> Tensor {
         let g = try ConvGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Conv2DPlan.forward")
-        var y = try Tensor(shape: g.outputShape)
         let pixels = g.outHeight * g.outWidth
         let og = g.groupOutChannels, cg = g.groupInChannels, k = g.reductionLength
         let materialize = algorithm == .im2colGEMM
-        try x.withUnsafeBufferPointer { xb in
-            try y.withUnsafeMutableBufferPointer { yb in
+        // Every output is written by the GEMM (β = 0), so the output skips the zero fill.
+        return try Tensor(shape: g.outputShape) { yb in
+            try x.withUnsafeBufferPointer { xb in
                 try (bias ?? Tensor(shape: [1])).withUnsafeBufferPointer { bb in
                     try Workspace.withScratch(count: materialize ? k * pixels : 1) { cols in
                         for n in 0..<g.batch {
@@ -105,6 +105,5 @@ public final class Conv2DPlan: @unchecked Sendable {
                 }
             }
         }
-        return y
     }
 }

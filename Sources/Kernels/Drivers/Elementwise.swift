@@ -18,12 +18,15 @@ public enum Elementwise {
 
     /// y = max(x, 0); NaN passes through.
     public static func relu(_ x: Tensor, threads: Int? = nil) -> Tensor {
-        var y = x
-        y.withUnsafeMutableBufferPointer { yb in
-            let p = yb.baseAddress!
-            forEachChunk(count: yb.count, bytesPerElement: 8, threads: threads) { r in reluKernel(p + r.lowerBound, count: r.count) }
+        // The shape is x's, so it cannot be rejected.
+        try! Tensor(shape: x.shape) { yb in
+            x.withUnsafeBufferPointer { xb in
+                let src = xb.baseAddress!, dst = yb.baseAddress!
+                forEachChunk(count: yb.count, bytesPerElement: 8, threads: threads) { r in
+                    reluKernel(src + r.lowerBound, dst + r.lowerBound, count: r.count)
+                }
+            }
         }
-        return y
     }
 
     /// dx = dy where x > 0, else 0 (0 at x == 0 and for NaN x).

@@ -27,17 +27,16 @@ public enum Pooling {
         _ x: Tensor, _ descriptor: Pool2DDescriptor, returnIndices: Bool = false, threads: Int? = nil
     ) throws -> (output: Tensor, indices: MaxPoolIndices?) {
         let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.maxPool2d")
-        var y = try Tensor(shape: g.outputShape)
-        var indices = returnIndices ? [Int32](repeating: 0, count: y.count) : []
         let d = window(descriptor)
         let fast2x2 = descriptor.windowHeight == 2 && descriptor.windowWidth == 2 && descriptor.strideHeight == 2
             && descriptor.strideWidth == 2 && descriptor.padding == .zero
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
-        x.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
+        var indices = returnIndices ? [Int32](repeating: 0, count: g.batch * g.channels * outPlane) : []
+        let y = try Tensor(shape: g.outputShape) { yb in
+            x.withUnsafeBufferPointer { xb in
                 indices.withUnsafeMutableBufferPointer { ib in
                     let xp = xb.baseAddress!, yp = yb.baseAddress!, ip = ib.baseAddress
-                    forEachPlane(g, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                    forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
                         let idx = returnIndices ? ip! + p * outPlane : nil
                         if fast2x2 {
                             maxPool2x2s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
@@ -80,19 +79,17 @@ public enum Pooling {
     /// Average pooling.
     public static func avgPool2d(_ x: Tensor, _ descriptor: Pool2DDescriptor, threads: Int? = nil) throws -> Tensor {
         let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.avgPool2d")
-        var y = try Tensor(shape: g.outputShape)
         let d = window(descriptor)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
-        x.withUnsafeBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
+        return try Tensor(shape: g.outputShape) { yb in
+            x.withUnsafeBufferPointer { xb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                forEachPlane(g, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
                     avgPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
                                  oh: g.outHeight, ow: g.outWidth, d, countIncludesPadding: descriptor.countIncludesPadding)
                 }
             }
         }
-        return y
     }
 
     /// Average pooling backward: dy / count to every in-bounds input of the window; overlaps add.
@@ -107,7 +104,7 @@ public enum Pooling {
         dy.withUnsafeBufferPointer { db in
             dx.withUnsafeMutableBufferPointer { xb in
                 let dp = db.baseAddress!, xp = xb.baseAddress!
-                forEachPlane(g, bytesPerPlane: (2 * inPlane + outPlane) * 4, threads: threads) { p in
+                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (2 * inPlane + outPlane) * 4, threads: threads) { p in
                     let out = xp + p * inPlane, grad = dp + p * outPlane
                     for oi in 0..<g.outHeight {
                         let i0 = oi * d.sh - d.pt
@@ -169,11 +166,13 @@ public enum Pooling {
                    pt: d.padding.top, pl: d.padding.left)
     }
 
-    /// Runs `body(plane)` over the N·C planes in parallel, weighed as memory-bound work.
-    static func forEachPlane(_ g: PoolGeometry, bytesPerPlane: Int, threads: Int?, _ body: (Int) -> Void) {
+    /// Runs `body(plane)` over the N·C planes in parallel. The work is the larger of the traffic and
+    /// the window scan (about 32 flop-equivalents per window element: strided load, compare, select).
+    static func forEachPlane(_ g: PoolGeometry, outPlane: Int, bytesPerPlane: Int, threads: Int?, _ body: (Int) -> Void) {
         let planes = g.batch * g.channels
-        Scheduler.parallelFor(tiles: planes, work: Double(planes * bytesPerPlane) * Scheduler.flopsPerByte,
-                              threads: threads, body)
+        let window = g.descriptor.windowHeight * g.descriptor.windowWidth
+        let work = Double(planes) * max(Double(bytesPerPlane) * Scheduler.flopsPerByte, Double(outPlane * window) * 32)
+        Scheduler.parallelFor(tiles: planes, work: work, threads: threads, body)
     }
 }
 

@@ -29,12 +29,17 @@ func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
     return result
 }
 
-/// p[i] = max(p[i], 0), NaN passing.
+/// y[i] = max(x[i], 0), NaN passing.
 @inline(never)
-func reluKernel(_ p: UnsafeMutablePointer<Float>, count: Int) {
+func reluKernel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
     var i = 0
-    while i + 8 <= count { store8(relu8(load8(p, i)), p, i); i += 8 }
-    while i < count { if p[i] < 0 { p[i] = 0 }; i += 1 }
+    while i + 32 <= count {
+        store8(relu8(load8(x, i)), y, i); store8(relu8(load8(x, i + 8)), y, i + 8)
+        store8(relu8(load8(x, i + 16)), y, i + 16); store8(relu8(load8(x, i + 24)), y, i + 24)
+        i += 32
+    }
+    while i + 8 <= count { store8(relu8(load8(x, i)), y, i); i += 8 }
+    while i < count { y[i] = x[i] < 0 ? 0 : x[i]; i += 1 }
 }
 
 /// dy[i] = x[i] > 0 ? dy[i] : 0.

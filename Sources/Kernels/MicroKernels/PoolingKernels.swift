@@ -79,10 +79,10 @@ func maxPoolPlane(
             yRow[oj] = best
             iRow?[oj] = Int32(bestIndex)
         }
-        for oj in 0..<lo { scalar(oj) }
-        var oj = lo
+        let groups = SIMDGroups(lo: lo, hi: hi)
+        for oj in 0..<groups.scalarEnd { scalar(oj) }
         if let iRow {
-            while oj + 8 <= hi {
+            for oj in groups {
                 let j0 = oj * d.sw - d.pl
                 var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
                 var bestIndex = SIMD8<Int32>(repeating: Int32((i0 + kiLo) * w + j0)) &+ lane
@@ -98,10 +98,9 @@ func maxPoolPlane(
                 }
                 store8(best, yRow, oj)
                 UnsafeMutableRawPointer(iRow + oj).storeBytes(of: bestIndex, as: SIMD8<Int32>.self)
-                oj += 8
             }
         } else {
-            while oj + 8 <= hi {
+            for oj in groups {
                 let j0 = oj * d.sw - d.pl
                 var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
                 for ki in kiLo..<kiHi {
@@ -112,10 +111,28 @@ func maxPoolPlane(
                     }
                 }
                 store8(best, yRow, oj)
-                oj += 8
             }
         }
-        while oj < ow { scalar(oj); oj += 1 }
+        for oj in groups.scalarStart..<ow { scalar(oj) }
+    }
+}
+
+/// The starts of 8-wide SIMD groups covering the interior outputs [lo, hi): groups of 8 from `lo`,
+/// and, when 8 does not divide the interior, one last group moved back to end exactly at `hi`.
+/// It recomputes a few outputs (with identical results) instead of leaving them to scalar code.
+/// An interior narrower than 8 is left wholly to the scalar path.
+struct SIMDGroups: Sequence, IteratorProtocol {
+    let lo: Int, hi: Int
+    private var cursor: Int
+    init(lo: Int, hi: Int) { self.lo = lo; self.hi = hi; cursor = lo }
+    /// Scalar outputs are [0, scalarEnd) and [hi, ow).
+    var scalarEnd: Int { hi - lo >= 8 ? lo : hi }
+    var scalarStart: Int { hi }
+    mutating func next() -> Int? {
+        guard hi - lo >= 8, cursor < hi else { return nil }
+        let start = Swift.min(cursor, hi - 8)
+        cursor = start + 8
+        return start
     }
 }
 
@@ -130,9 +147,8 @@ func maxPool2x2s2Plane(
     for oi in 0..<oh {
         let r0 = x + 2 * oi * w, r1 = r0 + w
         let yRow = y + oi * ow
-        var oj = 0
-        // A group of 8 outputs reads 16 floats from column 2·oj: keep it inside the row.
-        while oj + 8 <= ow && 2 * oj + 16 <= w {
+        // A group of 8 outputs reads 16 floats from column 2·oj, a group of 4 reads 8: keep them in the row.
+        var oj = coverWithGroups(from: 0, to: ow, width: 8, last: ow >= 8 && w >= 16 ? min(ow - 8, (w - 16) / 2) : -1) { oj in
             let a0 = load8(r0, 2 * oj), a1 = load8(r0, 2 * oj + 8), b0 = load8(r1, 2 * oj), b1 = load8(r1, 2 * oj + 8)
             let p00 = SIMD8(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), p01 = SIMD8(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
             let p10 = SIMD8(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), p11 = SIMD8(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
@@ -150,10 +166,9 @@ func maxPool2x2s2Plane(
                 best.replace(with: p11, where: maxWins(p11, best))
             }
             store8(best, yRow, oj)
-            oj += 8
         }
-        // Narrow rows (VGG's pool4/pool5): groups of 4 outputs from 8 floats per row.
-        while oj + 4 <= ow && 2 * oj + 8 <= w {
+        // Narrow rows (VGG's pool4/pool5) and what is left: groups of 4 outputs from 8 floats per row.
+        oj = coverWithGroups(from: oj, to: ow, width: 4, last: ow >= 4 && w >= 8 ? min(ow - 4, (w - 8) / 2) : -1) { oj in
             let a = load8(r0, 2 * oj), b = load8(r1, 2 * oj)
             let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
             var best = a.evenHalf
@@ -165,7 +180,6 @@ func maxPool2x2s2Plane(
             wins = maxWins4(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
             UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
             if let indices { UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD4<Int32>.self) }
-            oj += 4
         }
         while oj < ow {
             let first = 2 * oi * w + 2 * oj
@@ -178,6 +192,20 @@ func maxPool2x2s2Plane(
             oj += 1
         }
     }
+}
+
+/// Covers outputs [from, to) with groups of `width` starting at most at `last` (−1: none fit),
+/// moving a last partial group back so that it overlaps the previous one (recomputing outputs
+/// gives identical results). Returns the end of the covered range; the rest is the caller's.
+@inline(__always)
+func coverWithGroups(from: Int, to end: Int, width: Int, last: Int, _ body: (Int) -> Void) -> Int {
+    var covered = from
+    while covered < end && last >= 0 && last + width > covered {
+        let start = Swift.min(covered, last)
+        body(start)
+        covered = start + width
+    }
+    return covered
 }
 
 /// Average pooling of one plane: the in-bounds sum (scan order) divided by the window's count.
@@ -199,10 +227,10 @@ func avgPoolPlane(
             let count = countIncludesPadding ? d.kh * d.kw : (kiHi - kiLo) * (kjHi - kjLo)
             yRow[oj] = sum / Float(count)
         }
-        for oj in 0..<lo { scalar(oj) }
-        var oj = lo
+        let groups = SIMDGroups(lo: lo, hi: hi)
+        for oj in 0..<groups.scalarEnd { scalar(oj) }
         let count = SIMD8<Float>(repeating: Float(countIncludesPadding ? d.kh * d.kw : (kiHi - kiLo) * d.kw))
-        while oj + 8 <= hi {
+        for oj in groups {
             let j0 = oj * d.sw - d.pl
             var sum = SIMD8<Float>()
             for ki in kiLo..<kiHi {
@@ -210,8 +238,7 @@ func avgPoolPlane(
                 for kj in 0..<d.kw { sum += loadStrided8(row + kj, d.sw) }
             }
             store8(sum / count, yRow, oj)
-            oj += 8
         }
-        while oj < ow { scalar(oj); oj += 1 }
+        for oj in groups.scalarStart..<ow { scalar(oj) }
     }
 }
