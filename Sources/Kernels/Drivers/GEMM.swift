@@ -144,9 +144,9 @@ public enum GEMM {
 
     // MARK: - Packed path
 
-    /// Packing one element costs about a third of a nanosecond (strided loads and stores): about
-    /// 64 flops of FMA time. The scheduler weighs packing regions with this.
-    static let packingWorkPerElement: Double = 64
+    /// Packing one element costs about half a nanosecond to a nanosecond (strided loads and stores,
+    /// im2col index arithmetic): about 128 flops of FMA time. The scheduler weighs packing regions with this.
+    static let packingWorkPerElement: Double = 128
 
     /// Few columns and many rows (a late convolution layer at batch 1): the NR-wide register tile
     /// would mostly hold padding, so compute T = op(B)ᵀ·op(A)ᵀ (N×M, rows of T along the wide axis)
@@ -196,7 +196,7 @@ public enum GEMM {
         let widest = max(nr, GEMMBlocking.maxPackedB / k / nr * nr)
         var nTiles = (n + min(blocking.nc, widest) - 1) / min(blocking.nc, widest), mTiles = 1
         while nTiles * mTiles < 8 {
-            if n / (nTiles + 1) >= 128 { nTiles += 1 } else if m / (mTiles + 1) >= 8 * mr { mTiles += 1 } else { break }
+            if n / (nTiles + 1) >= 128 { nTiles += 1 } else if m / (mTiles + 1) >= 4 * mr { mTiles += 1 } else { break }
         }
         let cols = ((n + nTiles - 1) / nTiles + nr - 1) / nr * nr
         let rows = ((m + mTiles - 1) / mTiles + mr - 1) / mr * mr
@@ -228,7 +228,7 @@ public enum GEMM {
         let rowTiles = (m + rowsPerTile - 1) / rowsPerTile, colTiles = (n + colsPerTile - 1) / colsPerTile
         let workers = Scheduler.threadCount(
             tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
-        let edgeScratch = blocking.mr * blocking.nr + blocking.mr + blocking.nr
+        let edgeScratch = edgeScratchCount(blocking)
         let packedBPerTile = k * colsPerTile
         // With several row tiles per column chunk, B is packed once for all of them, in a parallel
         // region of its own; otherwise each tile packs its own slice of B as it starts.
@@ -306,6 +306,15 @@ public enum GEMM {
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
                     let bPanel = bBlock + j * kc
+                    if cols < nr {
+                        // The partial last column panel accumulates over all K blocks in a scratch block
+                        // and reaches C once, instead of a copy in and out per K block.
+                        columnEdgeBlock(kernel, i0: i0, mc: mc, m: m, col: col, cols: cols, p0: p0, kc: kc, isLast: isLast,
+                                        alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
+                                        bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue, scratch: edge)
+                        j += nr
+                        continue
+                    }
                     var i = 0
                     while i < mc {
                         let row = i0 + i, rows = min(mr, m - row)
@@ -332,6 +341,58 @@ public enum GEMM {
                 p0 += kc
             }
             i0 += mc
+        }
+    }
+
+    /// The scratch one worker needs for edges: one MR×NR tile with its biases, and an MC×NR column block.
+    static func edgeScratchCount(_ b: GEMMBlocking) -> Int { b.mr * b.nr + b.mr + b.nr + b.mc * b.nr + b.mr + b.nr }
+
+    /// One K block of the partial last column panel (cols < NR) of an MC block of rows, computed in an
+    /// MC×NR scratch block that stays in L1/L2 across the K blocks: C is read into it before the
+    /// first block (when β ≠ 0) and written back after the last. The kernel's arithmetic is the one
+    /// it does on C directly, so values do not depend on the path.
+    static func columnEdgeBlock(
+        _ kernel: GEMMMicroKernel, i0: Int, mc: Int, m: Int, col: Int, cols: Int, p0: Int, kc: Int, isLast: Bool,
+        alpha: Float, beta: Float, mode: KernelStoreMode, packedA: UnsafePointer<Float>, paddedM: Int,
+        bPanel: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let b = kernel.blocking, mr = b.mr, nr = b.nr
+        let block = scratch + mr * nr + mr + nr
+        let rowBias = block + b.mc * nr, colBias = rowBias + mr
+        let validRows = min(mc, m - i0)
+        if p0 == 0 && beta != 0 {
+            block.update(repeating: 0, count: b.mc * nr)
+            for r in 0..<validRows { (block + r * nr).update(from: c + (i0 + r) * ldc + col, count: cols) }
+        }
+        let bias = epilogue.bias?.baseAddress
+        if isLast, let bias, epilogue.biasAxis == .column {
+            colBias.update(repeating: 0, count: nr)
+            colBias.update(from: bias + col, count: cols)
+        }
+        var i = 0
+        while i < mc {
+            let row = i0 + i, rows = min(mr, m - row)
+            var e: KernelEpilogue? = nil
+            if isLast && !epilogue.isNone {
+                e = KernelEpilogue(relu: epilogue.relu)
+                if let bias, epilogue.biasAxis == .row {
+                    if rows == mr {
+                        e!.rowBias = bias + row
+                    } else {
+                        rowBias.update(repeating: 0, count: mr)
+                        rowBias.update(from: bias + row, count: rows)
+                        e!.rowBias = UnsafePointer(rowBias)
+                    }
+                }
+                if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
+            }
+            runMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr, ldc: nr,
+                           alpha: alpha, mode: mode, epilogue: e)
+            i += mr
+        }
+        if isLast {
+            for r in 0..<validRows { (c + (i0 + r) * ldc + col).update(from: block + r * nr, count: cols) }
         }
     }
 
