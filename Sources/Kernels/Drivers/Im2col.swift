@@ -76,16 +76,16 @@ func packIm2colPanels(
                 let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
                 let o = out + j
                 if ii < 0 || ii >= g.inHeight {
-                    o.update(repeating: 0, count: run)
+                    zeroFloats(o, count: run)
                 } else {
                     let row = src + ii * g.inWidth
                     let jj0 = oj * g.strideWidth - g.padding.left + kj * g.dilationWidth
                     if g.strideWidth == 1 {
                         // In-bounds part of the run: 0 ≤ jj0 + t < inWidth.
                         let lo = min(max(0, -jj0), run), hi = max(lo, min(run, g.inWidth - jj0))
-                        if lo > 0 { o.update(repeating: 0, count: lo) }
-                        if hi > lo { (o + lo).update(from: row + jj0 + lo, count: hi - lo) }
-                        if hi < run { (o + hi).update(repeating: 0, count: run - hi) }
+                        if lo > 0 { zeroFloats(o, count: lo) }
+                        if hi > lo { copyFloats(o + lo, row + jj0 + lo, count: hi - lo) }
+                        if hi < run { zeroFloats(o + hi, count: run - hi) }
                     } else {
                         for t in 0..<run {
                             let jj = jj0 + t * g.strideWidth
@@ -96,9 +96,24 @@ func packIm2colPanels(
                 j += run
                 pixel += run
             }
-            if cols < nr { (out + cols).update(repeating: 0, count: nr - cols) }
+            if cols < nr { zeroFloats(out + cols, count: nr - cols) }
         }
         panel += kc * nr
         j0 += nr
     }
+}
+
+/// Short copies inside the packer: SIMD8 moves instead of a memmove call per run of pixels.
+@inline(__always)
+func copyFloats(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count { store8(load8(src, i), dst, i); i += 8 }
+    while i < count { dst[i] = src[i]; i += 1 }
+}
+
+@inline(__always)
+func zeroFloats(_ dst: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count { store8(SIMD8<Float>(), dst, i); i += 8 }
+    while i < count { dst[i] = 0; i += 1 }
 }
