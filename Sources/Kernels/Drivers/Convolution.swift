@@ -19,7 +19,7 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
 /// let d = Conv2DDescriptor(inChannels: 3, outChannels: 64, kernel: 3, padding: 1)
 /// let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true)
 /// let y = try plan.forward(x)          // x: N×3×H×W  →  y: N×64×H×W
-/// print(plan.algorithm)                // im2col-gemm
+/// print(plan.algorithm.rawValue)       // implicit-gemm
 /// ```
 public final class Conv2DPlan: @unchecked Sendable {
     public let descriptor: Conv2DDescriptor
