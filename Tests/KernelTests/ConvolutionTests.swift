@@ -50,6 +50,9 @@ final class ConvolutionTests: XCTestCase {
         try check([1, 1, 1, 1], .init(inChannels: 1, outChannels: 3, kernel: 1))
         try check([2, 13, 5, 3], .init(inChannels: 13, outChannels: 17, kernel: 1), relu: true, expect: .gemm1x1)
         try check([1, 16, 7, 7], .init(inChannels: 16, outChannels: 9, kernel: 1, stride: 2))
+        // Wide rows, so that strided runs go through the SIMD gather of the implicit-GEMM packer.
+        try check([2, 4, 37, 45], .init(inChannels: 4, outChannels: 12, kernel: 3, stride: 2, padding: 1))
+        try check([1, 3, 31, 70], .init(inChannels: 3, outChannels: 8, kernel: 5, stride: 3, padding: 2))
     }
 
     func testLargeImageCrossesManyTiles() throws {

@@ -87,10 +87,19 @@ func packIm2colPanels(
                         if hi > lo { copyFloats(o + lo, row + jj0 + lo, count: hi - lo) }
                         if hi < run { zeroFloats(o + hi, count: run - hi) }
                     } else {
-                        for t in 0..<run {
-                            let jj = jj0 + t * g.strideWidth
-                            o[t] = jj >= 0 && jj < g.inWidth ? row[jj] : 0
+                        // In-bounds part of the strided run: 0 ≤ jj0 + s·t < inWidth.
+                        let s = g.strideWidth
+                        let lo = min(max(0, (-jj0 + s - 1) / s), run)
+                        let hi = max(lo, min(run, jj0 < g.inWidth ? (g.inWidth - 1 - jj0) / s + 1 : 0))
+                        if lo > 0 { zeroFloats(o, count: lo) }
+                        var t = lo
+                        // Groups of 8 read up to s·7 + 1 (stride 2: 15) floats past their first element.
+                        while t + 8 <= hi && jj0 + s * t + (s == 2 ? 15 : 7 * s) < g.inWidth {
+                            store8(loadStrided8(row + jj0 + s * t, s), o, t)
+                            t += 8
                         }
+                        while t < hi { o[t] = row[jj0 + s * t]; t += 1 }
+                        if hi < run { zeroFloats(o + hi, count: run - hi) }
                     }
                 }
                 j += run
