@@ -13,39 +13,23 @@ func im2col(
     }
 }
 
-/// The kh·kw rows of im2col that come from one input channel plane. Copies whole output rows
-/// where the tap is in bounds.
+/// The kh·kw rows of im2col that come from one input channel plane, one output row at a time.
 func im2colChannel(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
     let oh = g.outHeight, ow = g.outWidth, pixels = oh * ow
     var q = 0
-    do {
-        for ki in 0..<g.kernelHeight {
-            for kj in 0..<g.kernelWidth {
-                let row = cols + q * pixels
-                let dj = kj * g.dilationWidth - g.padding.left
-                for oi in 0..<oh {
-                    let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
-                    let out = row + oi * ow
-                    guard ii >= 0 && ii < g.inHeight else {
-                        out.update(repeating: 0, count: ow)
-                        continue
-                    }
-                    let src = plane + ii * g.inWidth
-                    if g.strideWidth == 1 {
-                        // In-bounds output columns: 0 ≤ oj + dj < inWidth.
-                        let lo = min(max(0, -dj), ow), hi = max(lo, min(ow, g.inWidth - dj))
-                        if lo > 0 { out.update(repeating: 0, count: lo) }
-                        if hi > lo { out.advanced(by: lo).update(from: src + lo + dj, count: hi - lo) }
-                        if hi < ow { out.advanced(by: hi).update(repeating: 0, count: ow - hi) }
-                    } else {
-                        for oj in 0..<ow {
-                            let jj = oj * g.strideWidth + dj
-                            out[oj] = jj >= 0 && jj < g.inWidth ? src[jj] : 0
-                        }
-                    }
+    for ki in 0..<g.kernelHeight {
+        for kj in 0..<g.kernelWidth {
+            let dj = kj * g.dilationWidth - g.padding.left
+            for oi in 0..<oh {
+                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
+                let out = cols + q * pixels + oi * ow
+                if ii < 0 || ii >= g.inHeight {
+                    zeroFloats(out, count: ow)
+                } else {
+                    copyRow(out, plane + ii * g.inWidth, start: dj, stride: g.strideWidth, count: ow, width: g.inWidth)
                 }
-                q += 1
             }
+            q += 1
         }
     }
 }
@@ -53,63 +37,78 @@ func im2colChannel(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, into cols: 
 /// Packs im2col(x)[p0..<p0+kc, n0..<n0+nc] of one image straight into zero-padded NR-column panels:
 /// the B operand of the implicit GEMM, never materialized whole. Row q of im2col is channel
 /// q / (kh·kw), tap ((q mod kh·kw) / kw, q mod kw); column p is output pixel (p / ow, p mod ow).
+/// A panel's pixels split into runs along output rows; the runs are worked out once per panel and
+/// the taps advance incrementally, so the inner loops do no integer division.
 func packIm2colPanels(
     _ x: UnsafePointer<Float>, _ g: ConvGeometry, p0: Int, kc: Int, n0: Int, nc: Int, nr: Int,
     dst: UnsafeMutablePointer<Float>
 ) {
     let taps = g.kernelHeight * g.kernelWidth, ow = g.outWidth
     let plane = g.inHeight * g.inWidth
-    var panel = dst
-    var j0 = 0
-    while j0 < nc {
-        let cols = min(nr, nc - j0)
-        for p in 0..<kc {
-            let q = p0 + p
-            let c = q / taps, tap = q - c * taps
-            let ki = tap / g.kernelWidth, kj = tap - ki * g.kernelWidth
-            let src = x + c * plane
-            let out = panel + p * nr
+    withUnsafeTemporaryAllocation(of: (row: Int, column: Int, offset: Int, length: Int).self, capacity: nr) { runs in
+        var panel = dst
+        var j0 = 0
+        while j0 < nc {
+            let cols = min(nr, nc - j0)
+            // The runs of this panel: (output row, first output column, offset in the panel, length).
+            var runCount = 0
             var pixel = n0 + j0, j = 0
             while j < cols {
                 let oi = pixel / ow, oj = pixel - oi * ow
-                let run = min(cols - j, ow - oj)
-                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
-                let o = out + j
-                if ii < 0 || ii >= g.inHeight {
-                    zeroFloats(o, count: run)
-                } else {
-                    let row = src + ii * g.inWidth
-                    let jj0 = oj * g.strideWidth - g.padding.left + kj * g.dilationWidth
-                    if g.strideWidth == 1 {
-                        // In-bounds part of the run: 0 ≤ jj0 + t < inWidth.
-                        let lo = min(max(0, -jj0), run), hi = max(lo, min(run, g.inWidth - jj0))
-                        if lo > 0 { zeroFloats(o, count: lo) }
-                        if hi > lo { copyFloats(o + lo, row + jj0 + lo, count: hi - lo) }
-                        if hi < run { zeroFloats(o + hi, count: run - hi) }
-                    } else {
-                        // In-bounds part of the strided run: 0 ≤ jj0 + s·t < inWidth.
-                        let s = g.strideWidth
-                        let lo = min(max(0, (-jj0 + s - 1) / s), run)
-                        let hi = max(lo, min(run, jj0 < g.inWidth ? (g.inWidth - 1 - jj0) / s + 1 : 0))
-                        if lo > 0 { zeroFloats(o, count: lo) }
-                        var t = lo
-                        // Groups of 8 read up to s·7 + 1 (stride 2: 15) floats past their first element.
-                        while t + 8 <= hi && jj0 + s * t + (s == 2 ? 15 : 7 * s) < g.inWidth {
-                            store8(loadStrided8(row + jj0 + s * t, s), o, t)
-                            t += 8
-                        }
-                        while t < hi { o[t] = row[jj0 + s * t]; t += 1 }
-                        if hi < run { zeroFloats(o + hi, count: run - hi) }
-                    }
-                }
-                j += run
-                pixel += run
+                let length = min(cols - j, ow - oj)
+                runs[runCount] = (oi, oj, j, length)
+                runCount += 1
+                j += length
+                pixel += length
             }
-            if cols < nr { zeroFloats(out + cols, count: nr - cols) }
+            let c0 = p0 / taps, tap0 = p0 - c0 * taps
+            var c = c0, ki = tap0 / g.kernelWidth, kj = tap0 - (tap0 / g.kernelWidth) * g.kernelWidth
+            for p in 0..<kc {
+                let src = x + c * plane
+                let out = panel + p * nr
+                for r in 0..<runCount {
+                    let run = runs[r]
+                    let o = out + run.offset
+                    let ii = run.row * g.strideHeight - g.padding.top + ki * g.dilationHeight
+                    if ii < 0 || ii >= g.inHeight {
+                        zeroFloats(o, count: run.length)
+                        continue
+                    }
+                    let row = src + ii * g.inWidth
+                    let jj0 = run.column * g.strideWidth - g.padding.left + kj * g.dilationWidth
+                    copyRow(o, row, start: jj0, stride: g.strideWidth, count: run.length, width: g.inWidth)
+                }
+                if cols < nr { zeroFloats(out + cols, count: nr - cols) }
+                kj += 1
+                if kj == g.kernelWidth { kj = 0; ki += 1; if ki == g.kernelHeight { ki = 0; c += 1 } }
+            }
+            panel += kc * nr
+            j0 += nr
         }
-        panel += kc * nr
-        j0 += nr
     }
+}
+
+/// o[t] = row[start + stride·t] for t in 0..<count, reading 0 outside 0..<width.
+@inline(__always)
+func copyRow(_ o: UnsafeMutablePointer<Float>, _ row: UnsafePointer<Float>, start jj0: Int, stride s: Int, count run: Int, width: Int) {
+    if s == 1 {
+        let lo = min(max(0, -jj0), run), hi = max(lo, min(run, width - jj0))
+        if lo > 0 { zeroFloats(o, count: lo) }
+        if hi > lo { copyFloats(o + lo, row + jj0 + lo, count: hi - lo) }
+        if hi < run { zeroFloats(o + hi, count: run - hi) }
+        return
+    }
+    let lo = min(max(0, (-jj0 + s - 1) / s), run)
+    let hi = max(lo, min(run, jj0 < width ? (width - 1 - jj0) / s + 1 : 0))
+    if lo > 0 { zeroFloats(o, count: lo) }
+    var t = lo
+    // Groups of 8 read up to s·7 + 1 (stride 2: 15) floats past their first element.
+    while t + 8 <= hi && jj0 + s * t + (s == 2 ? 15 : 7 * s) < width {
+        store8(loadStrided8(row + jj0 + s * t, s), o, t)
+        t += 8
+    }
+    while t < hi { o[t] = row[jj0 + s * t]; t += 1 }
+    if hi < run { zeroFloats(o + hi, count: run - hi) }
 }
 
 /// Short copies inside the packer: SIMD8 moves instead of a memmove call per run of pixels.
