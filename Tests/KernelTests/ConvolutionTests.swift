@@ -14,7 +14,7 @@ final class ConvolutionTests: XCTestCase {
         let auto = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu)
         if let algorithm { XCTAssertEqual(auto.algorithm, algorithm, file: file, line: line) }
         let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: relu)
-        var algorithms: [ConvAlgorithm] = [.implicitGEMM, .im2colGEMM]
+        var algorithms: [ConvAlgorithm] = [.implicitGEMM, .im2colGEMM, .directIndirect]
         if Conv2DPlan.automaticAlgorithm(for: d) == .gemm1x1 { algorithms.append(.gemm1x1) }
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
             GEMMMicroKernel.active = kernel
@@ -53,6 +53,29 @@ final class ConvolutionTests: XCTestCase {
         // Wide rows, so that strided runs go through the SIMD gather of the implicit-GEMM packer.
         try check([2, 4, 37, 45], .init(inChannels: 4, outChannels: 12, kernel: 3, stride: 2, padding: 1))
         try check([1, 3, 31, 70], .init(inChannels: 3, outChannels: 8, kernel: 5, stride: 3, padding: 2))
+    }
+
+    func testDirectPathShapes() throws {
+        // Output rows ≥ 32 wide and output channels in panels of 8: the direct (indirect-GEMM) path
+        // where AVX-512 is available, with a partial last 32-wide tile, padding, dilation, row stride.
+        let cases: [([Int], Conv2DDescriptor)] = [
+            ([2, 5, 9, 40], .init(inChannels: 5, outChannels: 16, kernel: 3, padding: 1)),
+            ([1, 3, 11, 45], .init(inChannels: 3, outChannels: 8, kernel: 3, padding: 2, dilation: 2)),
+            ([1, 4, 10, 70], .init(inChannels: 4, outChannels: 24, kernelHeight: 3, kernelWidth: 5, strideHeight: 2,
+                                   strideWidth: 1, padding: .init(top: 0, bottom: 2, left: 1, right: 3))),
+            ([1, 70, 6, 33], .init(inChannels: 70, outChannels: 8, kernel: 3, padding: 1)),
+        ]
+        // Past 128 output channels the automatic choice stays with the implicit GEMM; an explicit request still runs direct.
+        let wide = Conv2DDescriptor(inChannels: 2, outChannels: 136, kernel: 3, padding: 1)
+        let widePlan = try Conv2DPlan(descriptor: wide, weights: try Tensor(shape: wide.weightShape))
+        XCTAssertEqual(try widePlan.algorithm(forInputShape: [1, 2, 4, 40]), .implicitGEMM)
+        try check([1, 2, 4, 40], wide)
+        for (shape, d) in cases {
+            try check(shape, d, relu: true)
+            let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
+            let expected: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directIndirect : .implicitGEMM
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape), expected)
+        }
     }
 
     func testLargeImageCrossesManyTiles() throws {

@@ -55,7 +55,7 @@ enum ConvSuite {
                 ctx.reporter.record(CaseResult(
                     suite: "conv", name: l.name, threads: threads, seconds: t, gflops: gflops,
                     peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
-                    algorithm: "\(plan.algorithm.rawValue) + \(GEMMMicroKernel.active.rawValue)",
+                    algorithm: "\((try? plan.algorithm(forInputShape: x.shape))?.rawValue ?? "?") + \(GEMMMicroKernel.active.rawValue)",
                     shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)"))
             }
         }

@@ -7,6 +7,11 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// Implicit GEMM: the im2col matrix is packed tile by tile straight from the image into the
     /// GEMM's B panels, never materialized whole. The general path for any shape.
     case implicitGEMM = "implicit-gemm"
+    /// Direct convolution as an indirect GEMM: the 8×32 AVX-512 kernel reads the zero-padded image
+    /// through a table of tap offsets, with no packing per call. Stride 1 along the width, one group,
+    /// output channels a multiple of 8, output rows ≥ 32 wide; falls back to `implicitGEMM` otherwise.
+    /// Chosen automatically up to 128 output channels.
+    case directIndirect = "direct-indirect-gemm"
     /// im2col of each whole image into scratch, then a GEMM with the packed weights
     /// (scratch of C/groups·kh·kw × OH·OW floats). Kept for comparison.
     case im2colGEMM = "im2col-gemm"
@@ -28,11 +33,35 @@ public final class Conv2DPlan: @unchecked Sendable {
     private let packedWeights: [PackedMatrixA]   // one per group: (O/G) × (C/G·kh·kw)
     private let bias: Tensor?
 
-    /// The algorithm this plan runs: the automatic choice, or the caller's.
+    /// The algorithm this plan was created with: the automatic choice, or the caller's.
+    /// `algorithm(forInputShape:)` says what runs for a given input.
     public let algorithm: ConvAlgorithm
+    private let chosenAutomatically: Bool
+
+    /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
+    /// `implicitGEMM` to `directIndirect` where that path applies, and a `directIndirect` request
+    /// falls back to `implicitGEMM` where it does not.
+    public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
+        let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
+        return resolvedAlgorithm(g)
+    }
+
+    func resolvedAlgorithm(_ g: ConvGeometry) -> ConvAlgorithm {
+        let direct = g.groups == 1 && DirectConvolution.applies(g, weights: packedWeights[0])
+        switch algorithm {
+        // Measured here (perf/conv-vs-peers.md): the direct path wins while packing B would cost as much
+        // as the product, i.e. few output channels (VGG conv1_x, ResNet's 64-channel 3×3); from 256
+        // output channels on, the packed implicit GEMM is faster.
+        case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
+            return .directIndirect
+        case .directIndirect where !direct: return .implicitGEMM
+        default: return algorithm
+        }
+    }
 
     /// The automatic choice for a descriptor: a plain GEMM for 1×1 stride-1 unpadded convolution,
-    /// the implicit GEMM otherwise.
+    /// the implicit GEMM otherwise. (`forward` then takes the direct path where the shape allows it;
+    /// see `ConvAlgorithm.directIndirect`.)
     public static func automaticAlgorithm(for d: Conv2DDescriptor) -> ConvAlgorithm {
         let pointwise = d.kernelHeight == 1 && d.kernelWidth == 1 && d.strideHeight == 1 && d.strideWidth == 1
             && d.padding == .zero
@@ -51,6 +80,7 @@ public final class Conv2DPlan: @unchecked Sendable {
                 message: "algorithm gemm-1x1 needs a 1×1 kernel, stride 1 and no padding; got \(descriptor.kernelHeight)×\(descriptor.kernelWidth), stride \(descriptor.strideHeight)×\(descriptor.strideWidth), \(descriptor.padding)")
         }
         self.algorithm = algorithm ?? automatic
+        chosenAutomatically = algorithm == nil
         try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2DPlan")
         if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2DPlan") }
         self.descriptor = descriptor
@@ -73,6 +103,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         let g = try ConvGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Conv2DPlan.forward")
         let pixels = g.outHeight * g.outWidth
         let og = g.groupOutChannels, cg = g.groupInChannels, k = g.reductionLength
+        let algorithm = resolvedAlgorithm(g)
         let materialize = algorithm == .im2colGEMM
         // Every output is written by the GEMM (β = 0), so the output skips the zero fill.
         return try Tensor(shape: g.outputShape) { yb in
@@ -88,6 +119,13 @@ public final class Conv2DPlan: @unchecked Sendable {
                                     biasAxis: bias == nil ? .none : .row, relu: relu)
                                 let weights = packedWeights[grp]
                                 switch algorithm {
+                                case .directIndirect:
+                                    // One call covers the whole batch.
+                                    if n == 0 {
+                                        DirectConvolution.forward(xb.baseAddress!, g, weights: weights,
+                                                                  bias: bias == nil ? nil : bb.baseAddress!, relu: relu,
+                                                                  y: yb.baseAddress!, threads: threads)
+                                    }
                                 case .implicitGEMM:
                                     GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
                                                     0, out.baseAddress!, pixels, epilogue, threads) { p0, kc, n0, nc, nr, dst in
