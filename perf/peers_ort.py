@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Convolution and pooling: Tessera vs ONNX Runtime (and PyTorch if installed), same machine, same run.
 
-Runs `Bench --json --filter conv/` and `--filter pool/`, then times every layer it reported through
+Runs `Bench --json --filter conv/`, `--filter pool/` and `--filter network/`, then times every layer it reported through
 ONNX Runtime (one single-node ONNX model per layer, all graph optimizations on, intra-op threads
-= the Bench's thread count) and, if importable, PyTorch. Writes perf/conv-vs-peers.md and
-perf/pool-vs-peers.md. onnxruntime, onnx and torch are optional tools: the package never needs them.
+= the Bench's thread count) and, if importable, PyTorch. Writes perf/conv-vs-peers.md,
+perf/pool-vs-peers.md and perf/network-vs-peers.md. onnxruntime, onnx and torch are optional tools: the package never needs them.
 
 usage: pip install onnxruntime onnx [torch]; python3 perf/peers_ort.py [--quick]
 """
@@ -108,11 +108,50 @@ def pool_peer(shape, threads):
     return result
 
 
+def network_peer(shape, threads, name):
+    """VGG-16's feature stack (13 Conv+ReLU, 5 MaxPool) or the whole forward (+ FC6-8, softmax), batch 1."""
+    import onnx, onnxruntime as ort
+    from onnx import helper, numpy_helper
+    rng = np.random.default_rng(3)
+    nodes, inits, c, h = [], [], 3, "x"
+    cfg = [64, 64, -1, 128, 128, -1, 256, 256, 256, -1, 512, 512, 512, -1, 512, 512, 512, -1]
+    for i, v in enumerate(cfg):
+        if v < 0:
+            nodes.append(helper.make_node("MaxPool", [h], [f"p{i}"], kernel_shape=[2, 2], strides=[2, 2])); h = f"p{i}"
+            continue
+        inits += [numpy_helper.from_array(rng.uniform(-0.05, 0.05, (v, c, 3, 3)).astype(np.float32), f"w{i}"),
+                  numpy_helper.from_array(np.full(v, 0.01, np.float32), f"b{i}")]
+        nodes += [helper.make_node("Conv", [h, f"w{i}", f"b{i}"], [f"c{i}"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                  helper.make_node("Relu", [f"c{i}"], [f"r{i}"])]
+        h, c = f"r{i}", v
+    if name.endswith("forward_batch1"):
+        nodes.append(helper.make_node("Flatten", [h], ["flat"])); h = "flat"
+        for j, (i_, o_) in enumerate([(25088, 4096), (4096, 4096), (4096, 1000)]):
+            inits += [numpy_helper.from_array(rng.uniform(-0.01, 0.01, (o_, i_)).astype(np.float32), f"fw{j}"),
+                      numpy_helper.from_array(np.full(o_, 0.01, np.float32), f"fb{j}")]
+            nodes.append(helper.make_node("Gemm", [h, f"fw{j}", f"fb{j}"], [f"f{j}"], transB=1)); h = f"f{j}"
+            if j < 2:
+                nodes.append(helper.make_node("Relu", [h], [f"fr{j}"])); h = f"fr{j}"
+        nodes.append(helper.make_node("Softmax", [h], ["sm"], axis=1)); h = "sm"
+    nodes.append(helper.make_node("Identity", [h], ["y"]))
+    graph = helper.make_graph(nodes, "vgg16", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 3, 224, 224])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    so = ort.SessionOptions(); so.intra_op_num_threads = threads; so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    x = rng.uniform(-1, 1, (1, 3, 224, 224)).astype(np.float32)
+    return {"onnxruntime": median_time(lambda: sess.run(None, {"x": x}), budget=2.0)}
+
+
 def table(rows, peer_fn, title, unit, path):
     import onnxruntime
     peers = {}
     for r in rows:
-        peers[(r["name"], r["threads"])] = peer_fn(r["shape"], r["threads"])
+        if peer_fn is network_peer:
+            peers[(r["name"], r["threads"])] = network_peer(r["shape"], r["threads"], r["name"])
+        else:
+            peers[(r["name"], r["threads"])] = peer_fn(r["shape"], r["threads"])
     names = sorted({k for v in peers.values() for k in v})
     md = [f"# {title}", "",
           f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python3 perf/peers_ort.py`, "
@@ -139,6 +178,8 @@ def main():
     table(conv, conv_peer, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
     pool = [r for r in bench("pool/", quick) if r["suite"] == "pool"]
     table(pool, pool_peer, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
+    net = [r for r in bench("network/", quick) if r["suite"] == "network"]
+    table(net, network_peer, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
 
 
 if __name__ == "__main__":
