@@ -1,7 +1,9 @@
 /// Zero padding on the four sides of an image, possibly asymmetric (SPEC §1).
 public struct Padding2D: Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// Rows added above and below, columns added left and right (all ≥ 0).
     public var top: Int, bottom: Int, left: Int, right: Int
 
+    /// Asymmetric padding, one value per side.
     public init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top; self.bottom = bottom; self.left = left; self.right = right
     }
@@ -18,6 +20,7 @@ public struct Padding2D: Equatable, Hashable, Sendable, CustomStringConvertible 
         Padding2D(top: (kh - 1) / 2, bottom: kh / 2, left: (kw - 1) / 2, right: kw / 2)
     }
 
+    /// A compact form for messages, e.g. `pad(t1 b1 l1 r1)`.
     public var description: String { "pad(t\(top) b\(bottom) l\(left) r\(right))" }
 }
 
@@ -49,13 +52,20 @@ public func slidingWindowOutputExtent(
 /// Weights are OIHW: `[outChannels, inChannels / groups, kernelHeight, kernelWidth]`; bias has
 /// `outChannels` elements. "Convolution" is cross-correlation, with no kernel flip (SPEC §1).
 public struct Conv2DDescriptor: Equatable, Hashable, Sendable {
+    /// Input channels (C) and output channels (O).
     public var inChannels: Int, outChannels: Int
+    /// Kernel extent in rows and columns.
     public var kernelHeight: Int, kernelWidth: Int
+    /// Step between windows along rows and columns.
     public var strideHeight: Int, strideWidth: Int
+    /// Zero padding on each side.
     public var padding: Padding2D
+    /// Spacing between kernel taps (1: dense).
     public var dilationHeight: Int, dilationWidth: Int
+    /// Channel groups; `groups == inChannels` is depthwise.
     public var groups: Int
 
+    /// A convolution with every parameter spelled out (stride, padding, dilation default to 1, none, 1).
     public init(
         inChannels: Int, outChannels: Int, kernelHeight: Int, kernelWidth: Int,
         strideHeight: Int = 1, strideWidth: Int = 1, padding: Padding2D = .zero,
@@ -105,18 +115,30 @@ public struct Conv2DDescriptor: Equatable, Hashable, Sendable {
 
 /// A convolution descriptor bound to an input shape: every extent a kernel needs, validated once.
 public struct ConvGeometry: Equatable, Hashable, Sendable {
+    /// Images in the batch (N).
     public let batch: Int
+    /// The input extents C, H, W.
     public let inChannels: Int, inHeight: Int, inWidth: Int
+    /// The output extents O, OH, OW (SPEC §1 output-size rule).
     public let outChannels: Int, outHeight: Int, outWidth: Int
+    /// The descriptor this geometry binds.
     public let descriptor: Conv2DDescriptor
 
+    /// Kernel rows.
     public var kernelHeight: Int { descriptor.kernelHeight }
+    /// Kernel columns.
     public var kernelWidth: Int { descriptor.kernelWidth }
+    /// Row stride.
     public var strideHeight: Int { descriptor.strideHeight }
+    /// Column stride.
     public var strideWidth: Int { descriptor.strideWidth }
+    /// Row dilation.
     public var dilationHeight: Int { descriptor.dilationHeight }
+    /// Column dilation.
     public var dilationWidth: Int { descriptor.dilationWidth }
+    /// Zero padding on each side.
     public var padding: Padding2D { descriptor.padding }
+    /// Channel groups.
     public var groups: Int { descriptor.groups }
     /// Input channels per group.
     public var groupInChannels: Int { inChannels / groups }
@@ -125,8 +147,11 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
     /// The reduction length of one output: (C/groups)·kh·kw.
     public var reductionLength: Int { groupInChannels * kernelHeight * kernelWidth }
 
+    /// N×C×H×W.
     public var inputShape: [Int] { [batch, inChannels, inHeight, inWidth] }
+    /// N×O×OH×OW.
     public var outputShape: [Int] { [batch, outChannels, outHeight, outWidth] }
+    /// O×(C/groups)×kh×kw.
     public var weightShape: [Int] { descriptor.weightShape }
 
     /// Multiply-adds ×2 of the direct algorithm: the "effective" flop count used in reports.
@@ -169,12 +194,16 @@ public struct ConvGeometry: Equatable, Hashable, Sendable {
 
 /// A pooling window: size, stride and zero padding (padding never wins a max; SPEC §1).
 public struct Pool2DDescriptor: Equatable, Hashable, Sendable {
+    /// Window extent in rows and columns.
     public var windowHeight: Int, windowWidth: Int
+    /// Step between windows along rows and columns.
     public var strideHeight: Int, strideWidth: Int
+    /// Zero padding on each side.
     public var padding: Padding2D
     /// Average pooling only: divide by the full window size, padding included (default false).
     public var countIncludesPadding: Bool
 
+    /// A pooling window with its stride and padding; padding must be smaller than the window.
     public init(windowHeight: Int, windowWidth: Int, strideHeight: Int, strideWidth: Int,
                 padding: Padding2D = .zero, countIncludesPadding: Bool = false) {
         self.windowHeight = windowHeight; self.windowWidth = windowWidth
@@ -191,12 +220,17 @@ public struct Pool2DDescriptor: Equatable, Hashable, Sendable {
 
 /// A pooling descriptor bound to an NCHW input shape.
 public struct PoolGeometry: Equatable, Hashable, Sendable {
+    /// N, C, the input H×W and the output OH×OW.
     public let batch: Int, channels: Int, inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int
+    /// The window this geometry binds.
     public let descriptor: Pool2DDescriptor
 
+    /// N×C×H×W.
     public var inputShape: [Int] { [batch, channels, inHeight, inWidth] }
+    /// N×C×OH×OW.
     public var outputShape: [Int] { [batch, channels, outHeight, outWidth] }
 
+    /// Binds `d` to an NCHW input shape, or throws naming what does not fit.
     public init(inputShape: [Int], descriptor d: Pool2DDescriptor, operation: String = "Pool2D") throws {
         guard inputShape.count == 4 else {
             throw TesseraError.invalidShape(operation: operation, shape: inputShape, expected: "4 axes N×C×H×W")

@@ -232,6 +232,7 @@ public struct Tensor: Sendable, CustomStringConvertible {
         return (shape[0], shape[1], shape[2], shape[3])
     }
 
+    /// A readable summary.
     public var description: String {
         let head = scalars.prefix(8).map { "\($0)" }.joined(separator: ", ")
         return "Tensor(shape: \(shape), [\(head)\(count > 8 ? ", …" : "")])"

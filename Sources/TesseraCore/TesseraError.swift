@@ -8,6 +8,7 @@ public enum TesseraError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A scalar argument (stride, padding, groups, label, probability, …) out of range.
     case invalidArgument(operation: String, message: String)
 
+    /// A readable summary.
     public var description: String {
         switch self {
         case let .invalidShape(operation, shape, expected):

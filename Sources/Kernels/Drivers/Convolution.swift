@@ -27,6 +27,7 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
 /// print(plan.algorithm.rawValue)       // implicit-gemm
 /// ```
 public final class Conv2DPlan: @unchecked Sendable {
+    /// What the plan computes: channels, kernel, stride, padding, dilation, groups.
     public let descriptor: Conv2DDescriptor
     /// Whether ReLU is fused into the output.
     public let relu: Bool

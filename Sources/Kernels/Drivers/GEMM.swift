@@ -8,9 +8,12 @@ import KernelsAVX512
 public struct GEMMEpilogue: @unchecked Sendable {
     /// The bias values: M of them for `.row`, N for `.column`.
     public var bias: UnsafeBufferPointer<Float>?
+    /// Whether the bias runs along rows (one value per row of C) or columns.
     public var biasAxis: BiasAxis
+    /// Whether ReLU follows the bias (NaN passes through).
     public var relu: Bool
 
+    /// An epilogue; `bias` must hold M values for `.row` and N for `.column` (checked by `sgemm`).
     public init(bias: UnsafeBufferPointer<Float>? = nil, biasAxis: BiasAxis = .none, relu: Bool = false) {
         self.bias = bias; self.biasAxis = biasAxis; self.relu = relu
     }
