@@ -100,7 +100,26 @@ func maxPoolPlane(
                 UnsafeMutableRawPointer(iRow + oj).storeBytes(of: bestIndex, as: SIMD8<Int32>.self)
             }
         } else {
+            // Two groups at a time: two independent compare-select chains hide each other's latency.
+            var pending: Int? = nil
             for oj in groups {
+                guard let first = pending else { pending = oj; continue }
+                pending = nil
+                let j0 = first * d.sw - d.pl, j1 = oj * d.sw - d.pl
+                var best0 = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
+                var best1 = loadStrided8(x + (i0 + kiLo) * w + j1, d.sw)
+                for ki in kiLo..<kiHi {
+                    let row = x + (i0 + ki) * w
+                    for kj in 0..<d.kw {
+                        let v0 = loadStrided8(row + j0 + kj, d.sw), v1 = loadStrided8(row + j1 + kj, d.sw)
+                        best0.replace(with: v0, where: maxWins(v0, best0))
+                        best1.replace(with: v1, where: maxWins(v1, best1))
+                    }
+                }
+                store8(best0, yRow, first)
+                store8(best1, yRow, oj)
+            }
+            if let oj = pending {
                 let j0 = oj * d.sw - d.pl
                 var best = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
                 for ki in kiLo..<kiHi {
