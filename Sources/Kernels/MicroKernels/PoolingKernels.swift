@@ -106,16 +106,23 @@ func maxPoolPlane(
                 guard let first = pending else { pending = oj; continue }
                 pending = nil
                 let j0 = first * d.sw - d.pl, j1 = oj * d.sw - d.pl
+                // Values only: a plain max, with NaN tracked on the side (any NaN makes the output NaN;
+                // which element won does not matter here).
                 var best0 = loadStrided8(x + (i0 + kiLo) * w + j0, d.sw)
                 var best1 = loadStrided8(x + (i0 + kiLo) * w + j1, d.sw)
+                var nan0 = best0 .!= best0, nan1 = best1 .!= best1
                 for ki in kiLo..<kiHi {
                     let row = x + (i0 + ki) * w
                     for kj in 0..<d.kw {
                         let v0 = loadStrided8(row + j0 + kj, d.sw), v1 = loadStrided8(row + j1 + kj, d.sw)
-                        best0.replace(with: v0, where: maxWins(v0, best0))
-                        best1.replace(with: v1, where: maxWins(v1, best1))
+                        best0.replace(with: v0, where: v0 .> best0)
+                        best1.replace(with: v1, where: v1 .> best1)
+                        nan0 = nan0 .| (v0 .!= v0)
+                        nan1 = nan1 .| (v1 .!= v1)
                     }
                 }
+                best0.replace(with: .nan, where: nan0)
+                best1.replace(with: .nan, where: nan1)
                 store8(best0, yRow, first)
                 store8(best1, yRow, oj)
             }
@@ -180,9 +187,12 @@ func maxPool2x2s2Plane(
                 wins = maxWins(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
                 UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD8<Int32>.self)
             } else {
-                best.replace(with: p01, where: maxWins(p01, best))
-                best.replace(with: p10, where: maxWins(p10, best))
-                best.replace(with: p11, where: maxWins(p11, best))
+                // Values only: a plain max; any NaN in the window makes the output NaN.
+                let nan = (p00 .!= p00) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11)
+                best.replace(with: p01, where: p01 .> best)
+                best.replace(with: p10, where: p10 .> best)
+                best.replace(with: p11, where: p11 .> best)
+                best.replace(with: .nan, where: nan)
             }
             store8(best, yRow, oj)
         }
