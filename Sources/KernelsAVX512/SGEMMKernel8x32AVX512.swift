@@ -26,39 +26,8 @@ public func sgemmKernel8x32AVX512(
     alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
-    var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
-    var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
-    var pa = a, pb = b
-    for _ in 0..<kc {
-        let b0 = load16(pb), b1 = load16(pb, 16)
-        var ai = SIMD16<Float>(repeating: pa[0])
-        c00 = c00.addingProduct(ai, b0); c01 = c01.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[1])
-        c10 = c10.addingProduct(ai, b0); c11 = c11.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[2])
-        c20 = c20.addingProduct(ai, b0); c21 = c21.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[3])
-        c30 = c30.addingProduct(ai, b0); c31 = c31.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[4])
-        c40 = c40.addingProduct(ai, b0); c41 = c41.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[5])
-        c50 = c50.addingProduct(ai, b0); c51 = c51.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[6])
-        c60 = c60.addingProduct(ai, b0); c61 = c61.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[7])
-        c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
-        pa += 8
-        pb += 32
-    }
-    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
-    storeRow16(c00, c01, c, alpha, mode, beta, e, 0)
-    storeRow16(c10, c11, c + ldc, alpha, mode, beta, e, 1)
-    storeRow16(c20, c21, c + 2 * ldc, alpha, mode, beta, e, 2)
-    storeRow16(c30, c31, c + 3 * ldc, alpha, mode, beta, e, 3)
-    storeRow16(c40, c41, c + 4 * ldc, alpha, mode, beta, e, 4)
-    storeRow16(c50, c51, c + 5 * ldc, alpha, mode, beta, e, 5)
-    storeRow16(c60, c61, c + 6 * ldc, alpha, mode, beta, e, 6)
-    storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7)
+    kernel8x32(kc: kc, a: a, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
 /// The 8×32 kernel with B read straight from an image instead of a packed panel (indirect GEMM for
@@ -71,11 +40,21 @@ public func sgemmKernel8x32AVX512Indirect(
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
+    kernel8x32(kc: kc, a: a, bStep: { b + Int(offsets[$0]) }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The body both entry points inline: `bStep(k)` is where step k's 32 B values start.
+@inline(__always)
+private func kernel8x32(
+    kc: Int, a: UnsafePointer<Float>, bStep: (Int) -> UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
+) {
     var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
     var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
     var pa = a
     for k in 0..<kc {
-        let pb = b + Int(offsets[k])
+        let pb = bStep(k)
         let b0 = load16(pb), b1 = load16(pb, 16)
         var ai = SIMD16<Float>(repeating: pa[0])
         c00 = c00.addingProduct(ai, b0); c01 = c01.addingProduct(ai, b1)
@@ -95,7 +74,6 @@ public func sgemmKernel8x32AVX512Indirect(
         c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
         pa += 8
     }
-    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
     storeRow16(c00, c01, c, alpha, mode, beta, e, 0)
     storeRow16(c10, c11, c + ldc, alpha, mode, beta, e, 1)
     storeRow16(c20, c21, c + 2 * ldc, alpha, mode, beta, e, 2)

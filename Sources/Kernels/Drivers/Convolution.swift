@@ -1,4 +1,5 @@
 import Scheduler
+import Synchronization
 
 /// The algorithm a convolution plan runs.
 public enum ConvAlgorithm: String, Sendable, CaseIterable {
@@ -33,6 +34,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     public let relu: Bool
     private let packedWeights: [PackedMatrixA]   // one per group: (O/G) × (C/G·kh·kw)
     private let bias: Tensor?
+    /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
+    private let biasOrZeros: Tensor
+    private let tapOffsetCache = Mutex<(key: [Int], table: [Int32])?>(nil)
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
     /// `algorithm(forInputShape:)` says what runs for a given input.
@@ -87,6 +91,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         self.descriptor = descriptor
         self.relu = relu
         self.bias = bias
+        biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels])
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
         packedWeights = try (0..<descriptor.groups).map { g in
@@ -106,33 +111,37 @@ public final class Conv2DPlan: @unchecked Sendable {
         let og = g.groupOutChannels, cg = g.groupInChannels, k = g.reductionLength
         let algorithm = resolvedAlgorithm(g)
         let materialize = algorithm == .im2colGEMM
-        // Every output is written by the GEMM (β = 0), so the output skips the zero fill.
+        let hasBias = bias != nil
+        // Every output is written (β = 0 in every path), so the output skips the zero fill.
         return try Tensor(shape: g.outputShape) { yb in
             try x.withUnsafeBufferPointer { xb in
-                try (bias ?? Tensor(shape: [1])).withUnsafeBufferPointer { bb in
+                try biasOrZeros.withUnsafeBufferPointer { bb in
+                    if algorithm == .directIndirect {
+                        // One call covers the whole batch (one group).
+                        let offsets = directTapOffsets(g)
+                        offsets.withUnsafeBufferPointer { ob in
+                            DirectConvolution.forward(xb.baseAddress!, g, weights: packedWeights[0], offsets: ob.baseAddress!,
+                                                      bias: hasBias ? bb.baseAddress! : nil, relu: relu,
+                                                      y: yb.baseAddress!, threads: threads)
+                        }
+                        return
+                    }
                     try Workspace.withScratch(count: materialize ? k * pixels : 1) { cols in
                         for n in 0..<g.batch {
                             for grp in 0..<g.groups {
                                 let xImage = xb.baseAddress! + (n * g.inChannels + grp * cg) * g.inHeight * g.inWidth
                                 let out = UnsafeMutableBufferPointer(rebasing: yb[((n * g.outChannels + grp * og) * pixels)...].prefix(og * pixels))
                                 let epilogue = GEMMEpilogue(
-                                    bias: bias == nil ? nil : UnsafeBufferPointer(rebasing: bb[(grp * og)..<((grp + 1) * og)]),
-                                    biasAxis: bias == nil ? .none : .row, relu: relu)
+                                    bias: hasBias ? UnsafeBufferPointer(rebasing: bb[(grp * og)..<((grp + 1) * og)]) : nil,
+                                    biasAxis: hasBias ? .row : .none, relu: relu)
                                 let weights = packedWeights[grp]
-                                switch algorithm {
-                                case .directIndirect:
-                                    // One call covers the whole batch.
-                                    if n == 0 {
-                                        DirectConvolution.forward(xb.baseAddress!, g, weights: weights,
-                                                                  bias: bias == nil ? nil : bb.baseAddress!, relu: relu,
-                                                                  y: yb.baseAddress!, threads: threads)
-                                    }
-                                case .implicitGEMM:
+                                if algorithm == .implicitGEMM {
                                     GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
                                                     0, out.baseAddress!, pixels, epilogue, threads) { p0, kc, n0, nc, nr, dst in
                                         packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
                                     }
-                                case .gemm1x1, .im2colGEMM:
+                                } else {
+                                    // gemm-1x1 reads the image as B; im2col-gemm expands it first.
                                     if materialize { im2col(xImage, channels: cg, g, into: cols, threads: threads) }
                                     let b = UnsafeBufferPointer(start: materialize ? UnsafePointer(cols) : xImage, count: k * pixels)
                                     try GEMM.sgemm(packedA: weights, n: pixels, b: b, ldb: pixels,
@@ -143,6 +152,18 @@ public final class Conv2DPlan: @unchecked Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// The direct path's tap-offset table for this input size, built once and reused while the
+    /// input size stays the same (the usual case: a layer sees one image size).
+    private func directTapOffsets(_ g: ConvGeometry) -> [Int32] {
+        let key = [g.inHeight, g.inWidth]
+        return tapOffsetCache.withLock { cache in
+            if let cache, cache.key == key { return cache.table }
+            let table = DirectConvolution.tapOffsets(g)
+            cache = (key, table)
+            return table
         }
     }
 }

@@ -19,18 +19,11 @@ enum DirectConvolution {
             && g.outChannels % 8 == 0 && g.outWidth >= 32
     }
 
-    static func forward(
-        _ x: UnsafePointer<Float>, _ g: ConvGeometry, weights: PackedMatrixA, bias: UnsafePointer<Float>?, relu: Bool,
-        y: UnsafeMutablePointer<Float>, threads: Int?
-    ) {
-        #if TESSERA_AVX512
+    /// Tap offsets in the padded image, in im2col row order (channel, kernel row, kernel column).
+    static func tapOffsets(_ g: ConvGeometry) -> [Int32] {
         let p = g.padding
         let hp = g.inHeight + p.top + p.bottom, wp = g.inWidth + p.left + p.right
-        let paddedImage = g.inChannels * hp * wp
-        let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
-        let kcBlock = weights.microKernel.blocking.kc
-        // Tap offsets in the padded image, in im2col row order (channel, kernel row, kernel column).
-        var offsets = [Int32](repeating: 0, count: k)
+        var offsets = [Int32](repeating: 0, count: g.reductionLength)
         var q = 0
         for c in 0..<g.inChannels {
             for ki in 0..<g.kernelHeight {
@@ -40,6 +33,20 @@ enum DirectConvolution {
                 }
             }
         }
+        return offsets
+    }
+
+    /// y = conv(x) (+ bias, ReLU) for the whole batch; `offsets` is `tapOffsets(g)`.
+    static func forward(
+        _ x: UnsafePointer<Float>, _ g: ConvGeometry, weights: PackedMatrixA, offsets offsetTable: UnsafePointer<Int32>,
+        bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
+    ) {
+        #if TESSERA_AVX512
+        let p = g.padding
+        let hp = g.inHeight + p.top + p.bottom, wp = g.inWidth + p.left + p.right
+        let paddedImage = g.inChannels * hp * wp
+        let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
+        let kcBlock = weights.microKernel.blocking.kc
         Workspace.withScratch(count: g.batch * paddedImage) { padded in
             // The padded copy: one parallel region over images × channels.
             let planes = g.batch * g.inChannels
@@ -54,8 +61,7 @@ enum DirectConvolution {
                 }
                 zeroFloats(dst + (p.top + g.inHeight) * wp, count: p.bottom * wp)
             }
-            offsets.withUnsafeBufferPointer { ob in
-                let offsetTable = ob.baseAddress!
+            do {
                 let rowTiles = (g.outHeight + rowsPerTile - 1) / rowsPerTile
                 let channelTiles = (m + channelsPerTile - 1) / channelsPerTile
                 let tiles = g.batch * rowTiles * channelTiles

@@ -139,7 +139,7 @@ func maxPoolPlane(
                 store8(best, yRow, oj)
             }
         }
-        for oj in groups.scalarStart..<ow { scalar(oj) }
+        for oj in hi..<ow { scalar(oj) }
     }
 }
 
@@ -153,7 +153,6 @@ struct SIMDGroups: Sequence, IteratorProtocol {
     init(lo: Int, hi: Int) { self.lo = lo; self.hi = hi; cursor = lo }
     /// Scalar outputs are [0, scalarEnd) and [hi, ow).
     var scalarEnd: Int { hi - lo >= 8 ? lo : hi }
-    var scalarStart: Int { hi }
     mutating func next() -> Int? {
         guard hi - lo >= 8, cursor < hi else { return nil }
         let start = Swift.min(cursor, hi - 8)
@@ -268,6 +267,6 @@ func avgPoolPlane(
             }
             store8(sum / count, yRow, oj)
         }
-        for oj in groups.scalarStart..<ow { scalar(oj) }
+        for oj in hi..<ow { scalar(oj) }
     }
 }
