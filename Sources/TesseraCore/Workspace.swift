@@ -1,12 +1,10 @@
-import Synchronization
-
 /// A process-wide pool of 64-byte-aligned scratch buffers, so that kernels called in a
 /// steady state reuse memory instead of allocating (and page-faulting) on every call.
 ///
 /// Buffers are owned by one caller at a time: `withScratch` takes one out of the pool
 /// and puts it back when the closure returns, so concurrent callers never share scratch.
 public enum Workspace {
-    private static let pool = Mutex<[ScratchBuffer]>([])
+    private static let pool = Locked<[ScratchBuffer]>([])
     /// Buffers kept for reuse at most; the largest ones are kept.
     private static let maximumPooled = 8
 

@@ -1,6 +1,5 @@
 import XCTest
 import Dispatch
-import Synchronization
 import Kernels
 import TesseraCore
 
@@ -13,7 +12,7 @@ final class ConcurrentCallerTests: XCTestCase {
         let inputs = try (0..<4).map { try Tensor(shape: [1, 32, 48, 44], seed: UInt64(10 + $0)) }
         let serial = try inputs.map { try plan.forward($0).scalars }
 
-        let results = Mutex([[Float]](repeating: [], count: 4))
+        let results = Locked([[Float]](repeating: [], count: 4))
         for _ in 0..<3 {
             DispatchQueue.concurrentPerform(iterations: 4) { i in
                 // Conv, pooling and softmax through shared code paths and the shared scratch pool.

@@ -1,5 +1,4 @@
 import Scheduler
-import Synchronization
 
 /// The algorithm a convolution plan runs.
 public enum ConvAlgorithm: String, Sendable, CaseIterable {
@@ -36,7 +35,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     private let bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private let biasOrZeros: Tensor
-    private let tapOffsetCache = Mutex<(key: [Int], table: [Int32])?>(nil)
+    private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
     /// `algorithm(forInputShape:)` says what runs for a given input.
