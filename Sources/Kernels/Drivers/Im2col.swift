@@ -14,19 +14,54 @@ func im2col(
 }
 
 /// The kh·kw rows of im2col that come from one input channel plane, one output row at a time.
-func im2colChannel(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>) {
-    let oh = g.outHeight, ow = g.outWidth, pixels = oh * ow
+/// With `outputRows`, only the columns of those output rows (a chunk of `outputRows.count·ow` columns).
+func im2colChannel(_ plane: UnsafePointer<Float>, _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>,
+                   outputRows: Range<Int>? = nil) {
+    let rows = outputRows ?? 0..<g.outHeight
+    let ow = g.outWidth, pixels = rows.count * ow
     var q = 0
     for ki in 0..<g.kernelHeight {
         for kj in 0..<g.kernelWidth {
             let dj = kj * g.dilationWidth - g.padding.left
-            for oi in 0..<oh {
+            for oi in rows {
                 let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
-                let out = cols + q * pixels + oi * ow
+                let out = cols + q * pixels + (oi - rows.lowerBound) * ow
                 if ii < 0 || ii >= g.inHeight {
                     zeroFloats(out, count: ow)
                 } else {
                     copyRow(out, plane + ii * g.inWidth, start: dj, stride: g.strideWidth, count: ow, width: g.inWidth)
+                }
+            }
+            q += 1
+        }
+    }
+}
+
+/// col2im for one input channel plane (SEEDS-DIGEST O4: "row2im"): the inverse scatter of
+/// `im2colChannel`. Each of the plane's kh·kw rows of `cols` (columns = the output pixels of
+/// `outputRows`) is added back to the input element it was copied from; padding is dropped and
+/// overlapping windows add. The order of the additions is fixed, so results do not depend on threads.
+func col2imChannel(_ cols: UnsafePointer<Float>, _ g: ConvGeometry, into plane: UnsafeMutablePointer<Float>,
+                   outputRows rows: Range<Int>) {
+    let ow = g.outWidth, pixels = rows.count * ow, s = g.strideWidth
+    var q = 0
+    for ki in 0..<g.kernelHeight {
+        for kj in 0..<g.kernelWidth {
+            let jj0 = kj * g.dilationWidth - g.padding.left
+            // Output columns whose input column lies inside 0..<inWidth.
+            let lo = min(max(0, (-jj0 + s - 1) / s), ow)
+            let hi = max(lo, min(ow, jj0 < g.inWidth ? (g.inWidth - 1 - jj0) / s + 1 : 0))
+            for oi in rows {
+                let ii = oi * g.strideHeight - g.padding.top + ki * g.dilationHeight
+                if ii < 0 || ii >= g.inHeight { continue }
+                let src = cols + q * pixels + (oi - rows.lowerBound) * ow
+                let dst = plane + ii * g.inWidth + jj0
+                if s == 1 {
+                    var t = lo
+                    while t + 8 <= hi { store8(load8(dst, t) + load8(src, t), dst, t); t += 8 }
+                    while t < hi { dst[t] += src[t]; t += 1 }
+                } else {
+                    for t in lo..<hi { dst[s * t] += src[t] }
                 }
             }
             q += 1

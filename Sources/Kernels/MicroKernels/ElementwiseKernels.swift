@@ -139,3 +139,18 @@ func sgdKernel(
         i += 1
     }
 }
+
+/// Σ p[i], in a fixed order (four SIMD8 accumulators, then the tail), so the sum is reproducible.
+@inline(never)
+func sumKernel(_ p: UnsafePointer<Float>, count: Int) -> Float {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var i = 0
+    while i + 32 <= count {
+        a0 += load8(p, i); a1 += load8(p, i + 8); a2 += load8(p, i + 16); a3 += load8(p, i + 24)
+        i += 32
+    }
+    while i + 8 <= count { a0 += load8(p, i); i += 8 }
+    var total = ((a0 + a1) + (a2 + a3)).sum()
+    while i < count { total += p[i]; i += 1 }
+    return total
+}
