@@ -35,7 +35,9 @@ let package = Package(
     products: [
         .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "KernelsAVX512", "Kernels", "Layers"]),
         .library(name: "TesseraReference", targets: ["Reference"]),
+        .library(name: "TesseraDatasets", targets: ["Datasets"]),
         .executable(name: "Bench", targets: ["Bench"]),
+        .executable(name: "TrainDigits", targets: ["TrainDigits"]),
     ],
     traits: [
         .trait(
@@ -64,9 +66,14 @@ let package = Package(
         .target(name: "Reference", dependencies: ["TesseraCore"], swiftSettings: settings),
         // Layers, networks and training, built thinly on the kernels.
         .target(name: "Layers", dependencies: ["TesseraCore", "Scheduler", "Kernels"], swiftSettings: settings),
+        // Small real data sets, committed with their attribution (the UCI digits).
+        .target(name: "Datasets", dependencies: ["TesseraCore"], exclude: ["uci-digits.bin", "ATTRIBUTION.md"],
+                swiftSettings: settings),
+        // Trains a small CNN on the digits: swift run -c release TrainDigits
+        .executableTarget(name: "TrainDigits", dependencies: ["Layers", "Datasets"], swiftSettings: settings),
         .executableTarget(
             name: "Bench",
-            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers"],
+            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers", "Datasets"],
             swiftSettings: settings
         ),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"], swiftSettings: settings),
@@ -74,6 +81,11 @@ let package = Package(
         .testTarget(
             name: "KernelTests",
             dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference"],
+            swiftSettings: settings
+        ),
+        .testTarget(
+            name: "LayerTests",
+            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers", "Datasets"],
             swiftSettings: settings
         ),
     ]

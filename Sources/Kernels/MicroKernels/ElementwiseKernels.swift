@@ -154,3 +154,11 @@ func sumKernel(_ p: UnsafePointer<Float>, count: Int) -> Float {
     while i < count { total += p[i]; i += 1 }
     return total
 }
+
+/// p[i] += q[i].
+@inline(never)
+func addKernel(_ p: UnsafeMutablePointer<Float>, _ q: UnsafePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count { store8(load8(p, i) + load8(q, i), p, i); i += 8 }
+    while i < count { p[i] += q[i]; i += 1 }
+}

@@ -1,0 +1,102 @@
+/// A 2-D convolution layer (SPEC §1: NCHW input, OIHW weights, bias of O values), with ReLU
+/// optionally fused into its output.
+///
+/// It holds a forward `Conv2DPlan` and a `Conv2DBackwardDataPlan`, both built from the current
+/// weights and rebuilt lazily after the weights change (an optimizer step).
+///
+/// ```swift
+/// let conv = try Conv2D(Conv2DDescriptor(inChannels: 3, outChannels: 64, kernel: 3, padding: 1), relu: true, seed: 1)
+/// let y = try conv.forward(x, training: true)
+/// let dx = try conv.backward(dy, inputGradient: true)
+/// ```
+public final class Conv2D: Layer {
+    /// Channels, kernel, stride, padding, dilation, groups.
+    public let descriptor: Conv2DDescriptor
+    /// Whether ReLU is fused into the output.
+    public let relu: Bool
+    /// OIHW weights.
+    public let weight: Parameter
+    /// O biases, or nil.
+    public let bias: Parameter?
+    private let algorithm: ConvAlgorithm?
+    private var plan: (version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?)?
+    private var saved: (input: Tensor, output: Tensor?)?
+
+    /// A layer with weights drawn by `initializer` from `seed` (fan-in C/G·kh·kw, fan-out O/G·kh·kw) and zero bias.
+    public convenience init(_ descriptor: Conv2DDescriptor, bias: Bool = true, relu: Bool = false,
+                            initializer: Initializer = .he, seed: UInt64, algorithm: ConvAlgorithm? = nil) throws {
+        try descriptor.validate("Conv2D")
+        let taps = descriptor.kernelHeight * descriptor.kernelWidth
+        let w = try initializer.tensor(shape: descriptor.weightShape, fanIn: descriptor.inChannels / descriptor.groups * taps,
+                                       fanOut: descriptor.outChannels / descriptor.groups * taps, seed: seed)
+        try self.init(descriptor, weights: w, bias: bias ? try Tensor(shape: [descriptor.outChannels]) : nil,
+                      relu: relu, algorithm: algorithm)
+    }
+
+    /// A layer with given OIHW weights and bias.
+    public init(_ descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor?, relu: Bool = false,
+                algorithm: ConvAlgorithm? = nil) throws {
+        try descriptor.validate("Conv2D")
+        try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2D")
+        if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2D") }
+        self.descriptor = descriptor
+        self.relu = relu
+        self.algorithm = algorithm
+        weight = try Parameter(name: "weight", value: weights)
+        self.bias = try bias.map { try Parameter(name: "bias", value: $0) }
+    }
+
+    public var name: String {
+        let d = descriptor
+        return "Conv2D \(d.inChannels)→\(d.outChannels) \(d.kernelHeight)×\(d.kernelWidth)"
+            + (d.strideHeight > 1 || d.strideWidth > 1 ? " /\(d.strideHeight)" : "") + (relu ? " +ReLU" : "")
+    }
+
+    public var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+
+    private var version: Int { weight.version &+ (bias?.version ?? 0) &* 31 }
+
+    /// The forward plan for the current weights (what ran, and the memory it holds).
+    public func forwardPlan() throws -> Conv2DPlan { try plans(backward: false).forward }
+
+    private func plans(backward: Bool) throws -> (forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?) {
+        if let plan, plan.version == version, !backward || plan.backward != nil { return (plan.forward, plan.backward) }
+        let forward = plan?.version == version ? plan!.forward
+            : try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu, algorithm: algorithm)
+        let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value) : nil
+        plan = (version, forward, back)
+        return (forward, back)
+    }
+
+    public func outputShape(forInputShape shape: [Int]) throws -> [Int] {
+        try check(shape)
+        return try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: name).outputShape
+    }
+
+    private func check(_ shape: [Int]) throws {
+        guard shape.count == 4, shape[1] == descriptor.inChannels else {
+            throw shapeError(name, shape, expected: "N×\(descriptor.inChannels)×H×W")
+        }
+    }
+
+    public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try check(x.shape)
+        let y = try plans(backward: false).forward.forward(x)
+        saved = training ? (x, relu ? y : nil) : nil
+        return y
+    }
+
+    public func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor? {
+        guard let saved else { throw missingForward(name) }
+        // With ReLU fused, y > 0 exactly where the pre-activation is > 0 (SEEDS-DIGEST O6).
+        let delta = try saved.output.map { try Elementwise.reluBackward(dy, input: $0) } ?? dy
+        weight.gradient = try ConvolutionBackward.filter(input: saved.input, outputGradient: delta, descriptor: descriptor)
+        if let bias { bias.gradient = try ConvolutionBackward.bias(outputGradient: delta) }
+        guard inputGradient else { return nil }
+        return try plans(backward: true).backward!.backward(outputGradient: delta, inputShape: saved.input.shape)
+    }
+
+    public func inputExtent(forOutputExtent r: Int) -> Int {
+        (r - 1) * descriptor.strideHeight + descriptor.dilationHeight * (descriptor.kernelHeight - 1) + 1
+    }
+}
