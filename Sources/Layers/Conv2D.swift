@@ -90,7 +90,7 @@ public final class Conv2D: Layer {
         guard let saved else { throw missingForward(name) }
         // With ReLU fused, y > 0 exactly where the pre-activation is > 0 (SEEDS-DIGEST O6).
         let delta = try saved.output.map { try Elementwise.reluBackward(dy, input: $0) } ?? dy
-        weight.gradient = try ConvolutionBackward.filter(input: saved.input, outputGradient: delta, descriptor: descriptor)
+        try ConvolutionBackward.filter(input: saved.input, outputGradient: delta, descriptor: descriptor, into: &weight.gradient)
         if let bias { bias.gradient = try ConvolutionBackward.bias(outputGradient: delta) }
         guard inputGradient else { return nil }
         return try plans(backward: true).backward!.backward(outputGradient: delta, inputShape: saved.input.shape)

@@ -56,10 +56,12 @@ public final class Dense: Layer {
     public func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor? {
         guard let saved else { throw missingForward(name) }
         let delta = try saved.output.map { try Elementwise.reluBackward(dy, input: $0) } ?? dy
-        let g = try FullyConnected.backward(outputGradient: delta, input: saved.input, weights: weight.value,
-                                            inputGradient: inputGradient)
-        weight.gradient = g.weightGradient
-        bias?.gradient = g.biasGradient
-        return g.inputGradient
+        // The weight gradient is overwritten in place (no per-step allocation of FC6's 411 MB); the bias's is small.
+        var biasGradient = try Tensor(shape: [outFeatures])
+        let dx = try FullyConnected.backward(outputGradient: delta, input: saved.input, weights: weight.value,
+                                             inputGradient: inputGradient, weightGradient: &weight.gradient,
+                                             biasGradient: &biasGradient)
+        bias?.gradient = biasGradient
+        return dx
     }
 }

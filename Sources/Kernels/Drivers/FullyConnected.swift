@@ -51,27 +51,40 @@ public enum FullyConnected {
     public static func backward(outputGradient dy: Tensor, input x: Tensor, weights w: Tensor,
                                 inputGradient: Bool = true, threads: Int? = nil)
         throws -> (inputGradient: Tensor?, weightGradient: Tensor, biasGradient: Tensor) {
+        var dw = try Tensor(shape: w.shape) { _ in }   // every element is written (β = 0)
+        var db = try Tensor(shape: [w.shape[0]])
+        let dx = try backward(outputGradient: dy, input: x, weights: w, inputGradient: inputGradient,
+                              weightGradient: &dw, biasGradient: &db, threads: threads)
+        return (dx, dw, db)
+    }
+
+    /// `backward`, overwriting `weightGradient` ([out, in]) and `biasGradient` ([out]) in place, so
+    /// that a training loop reuses its gradient buffers (FC6's is 411 MB) instead of allocating them.
+    public static func backward(outputGradient dy: Tensor, input x: Tensor, weights w: Tensor, inputGradient: Bool = true,
+                                weightGradient dw: inout Tensor, biasGradient db: inout Tensor, threads: Int? = nil) throws -> Tensor? {
         let op = "FullyConnected.backward"
         let (outFeatures, inFeatures) = try weightShape(w, op)
         let n = try rows(x, features: inFeatures, op)
         try ConvGeometry.check(dy.shape, equals: [n, outFeatures], "output gradient", op)
+        try ConvGeometry.check(dw.shape, equals: w.shape, "weight gradient", op)
+        try ConvGeometry.check(db.shape, equals: [outFeatures], "bias gradient", op)
         return try dy.withUnsafeBufferPointer { dyb in
             try x.withUnsafeBufferPointer { xb in
-                try w.withUnsafeBufferPointer { wb in
-                    let dx = inputGradient ? try Tensor(shape: x.shape) { dxb in
+                try dw.withUnsafeMutableBufferPointer { dwb in
+                    try GEMM.sgemm(transA: .transpose, m: outFeatures, n: inFeatures, k: n, a: dyb, lda: outFeatures,
+                                   b: xb, ldb: inFeatures, c: dwb, ldc: inFeatures, threads: threads)
+                }
+                // Σ over the batch, sample by sample in order: the same sums at any thread count.
+                db.withUnsafeMutableBufferPointer { dbb in
+                    copyFloats(dbb.baseAddress!, dyb.baseAddress!, count: outFeatures)
+                    for b in 1..<max(n, 1) { addKernel(dbb.baseAddress!, dyb.baseAddress! + b * outFeatures, count: outFeatures) }
+                }
+                guard inputGradient else { return nil }
+                return try w.withUnsafeBufferPointer { wb in
+                    try Tensor(shape: x.shape) { dxb in
                         try GEMM.sgemm(m: n, n: inFeatures, k: outFeatures, a: dyb, lda: outFeatures,
                                        b: wb, ldb: inFeatures, c: dxb, ldc: inFeatures, threads: threads)
-                    } : nil
-                    let dw = try Tensor(shape: w.shape) { dwb in
-                        try GEMM.sgemm(transA: .transpose, m: outFeatures, n: inFeatures, k: n, a: dyb, lda: outFeatures,
-                                       b: xb, ldb: inFeatures, c: dwb, ldc: inFeatures, threads: threads)
                     }
-                    // Σ over the batch, sample by sample in order: the same sums at any thread count.
-                    var db = try Tensor(shape: [outFeatures])
-                    db.withUnsafeMutableBufferPointer { dbb in
-                        for b in 0..<n { addKernel(dbb.baseAddress!, dyb.baseAddress! + b * outFeatures, count: outFeatures) }
-                    }
-                    return (dx, dw, db)
                 }
             }
         }
