@@ -1,6 +1,7 @@
 /// ReLU (SEEDS-DIGEST O6): y = max(0, x); backward passes dy where x > 0.
 public final class ReLU: Layer {
     private var savedInput: Tensor?
+    /// A ReLU layer.
     public init() {}
     public var name: String { "ReLU" }
     public func outputShape(forInputShape shape: [Int]) throws -> [Int] { shape }
@@ -26,6 +27,7 @@ public final class Dropout: Layer {
     private var step: UInt64 = 0
     private var mask: Tensor?
 
+    /// A dropout layer; throws unless 0 ≤ `probability` < 1.
     public init(probability: Float, seed: UInt64) throws {
         guard probability >= 0, probability < 1 else {
             throw TesseraError.invalidArgument(operation: "Dropout", message: "probability \(probability) outside [0, 1)")
@@ -55,6 +57,7 @@ public final class Dropout: Layer {
 /// Flatten: N×C×H×W (or any rank) → N×(C·H·W), no copy.
 public final class Flatten: Layer {
     private var savedShape: [Int]?
+    /// A flatten layer.
     public init() {}
     public var name: String { "Flatten" }
 

@@ -26,7 +26,9 @@ public protocol Layer: AnyObject {
 }
 
 extension Layer {
+    /// No parameters, unless the layer has some.
     public var parameters: [Parameter] { [] }
+    /// Elementwise layers: the extent passes through unchanged.
     public func inputExtent(forOutputExtent r: Int) -> Int { r }
 }
 

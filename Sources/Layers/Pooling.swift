@@ -5,6 +5,7 @@ public final class MaxPool2D: Layer {
     public let descriptor: Pool2DDescriptor
     private var indices: MaxPoolIndices?
 
+    /// Max pooling with this window, stride and padding.
     public init(_ descriptor: Pool2DDescriptor) { self.descriptor = descriptor }
     /// A k×k window with stride s.
     public convenience init(window k: Int, stride s: Int, padding p: Int = 0) {
@@ -37,6 +38,7 @@ public final class AvgPool2D: Layer {
     public let descriptor: Pool2DDescriptor
     private var inputShape: [Int]?
 
+    /// Average pooling with this window, stride, padding and divisor rule.
     public init(_ descriptor: Pool2DDescriptor) { self.descriptor = descriptor }
 
     public var name: String { "AvgPool2D \(descriptor.windowHeight)×\(descriptor.windowWidth)/\(descriptor.strideHeight)" }
@@ -61,6 +63,7 @@ public final class AvgPool2D: Layer {
 /// Global average pooling: N×C×H×W → N×C×1×1.
 public final class GlobalAvgPool: Layer {
     private var inputShape: [Int]?
+    /// A global average pooling layer.
     public init() {}
     public var name: String { "GlobalAvgPool" }
 

@@ -11,6 +11,7 @@ public final class Sequential {
     /// The layers, first to last.
     public let layers: [Layer]
 
+    /// A network of these layers, run first to last.
     public init(_ layers: [Layer]) { self.layers = layers }
 
     /// Every trainable parameter, in layer order.
@@ -125,6 +126,7 @@ public final class Sequential {
 
 /// Fused softmax + cross-entropy on integer labels, mean over the batch (SPEC §1).
 public struct SoftmaxCrossEntropyLoss: Sendable {
+    /// The loss.
     public init() {}
     /// The loss and dL/d(logits) = (P − onehot)/N. Throws for a label outside 0..<classes.
     public func callAsFunction(_ logits: Tensor, labels: [Int]) throws -> (loss: Float, gradient: Tensor) {
@@ -134,6 +136,7 @@ public struct SoftmaxCrossEntropyLoss: Sendable {
 
 /// Squared loss ½‖y − t‖² per sample, mean over the batch (SPEC §1).
 public struct SquaredErrorLoss: Sendable {
+    /// The loss.
     public init() {}
     /// The loss and dL/dy = (y − t)/N. Throws when the shapes differ.
     public func callAsFunction(_ prediction: Tensor, target: Tensor) throws -> (loss: Float, gradient: Tensor) {
