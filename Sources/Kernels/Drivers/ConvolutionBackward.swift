@@ -101,23 +101,18 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
         try dx.withUnsafeMutableBufferPointer { dxb in
             try dy.withUnsafeBufferPointer { dyb in
                 try Workspace.withScratch(count: k * chunkRows * g.outWidth) { cols in
-                    for n in 0..<g.batch {
-                        for grp in 0..<g.groups {
-                            let dyG = dyb.baseAddress! + (n * g.outChannels + grp * og) * pixels
-                            let dxG = dxb.baseAddress! + (n * g.inChannels + grp * cg) * plane
-                            for r0 in stride(from: 0, to: g.outHeight, by: chunkRows) {
-                                let rows = r0..<min(g.outHeight, r0 + chunkRows)
-                                let pc = rows.count * g.outWidth
-                                try GEMM.sgemm(packedA: transposedWeights[grp], n: pc,
-                                               b: UnsafeBufferPointer(start: dyG + r0 * g.outWidth, count: (og - 1) * pixels + pc),
-                                               ldb: pixels, c: UnsafeMutableBufferPointer(start: cols, count: k * pc), ldc: pc,
-                                               threads: threads)
-                                // Each channel's rows scatter into that channel's plane only: no two tiles write the same dX.
-                                Scheduler.parallelFor(tiles: cg, work: Double(k * pc) * 12 * Scheduler.flopsPerByte,
-                                                      threads: threads) { c in
-                                    col2imChannel(cols + c * taps * pc, g, into: dxG + c * plane, outputRows: rows)
-                                }
-                            }
+                    try ConvolutionBackward.forEachChunk(g, chunkRows: chunkRows) { grp, n, rows in
+                        let dyG = dyb.baseAddress! + (n * g.outChannels + grp * og) * pixels
+                        let dxG = dxb.baseAddress! + (n * g.inChannels + grp * cg) * plane
+                        let pc = rows.count * g.outWidth
+                        try GEMM.sgemm(packedA: transposedWeights[grp], n: pc,
+                                       b: UnsafeBufferPointer(start: dyG + rows.lowerBound * g.outWidth, count: (og - 1) * pixels + pc),
+                                       ldb: pixels, c: UnsafeMutableBufferPointer(start: cols, count: k * pc), ldc: pc,
+                                       threads: threads)
+                        // Each channel's rows scatter into that channel's plane only: no two tiles write the same dX.
+                        Scheduler.parallelFor(tiles: cg, work: Double(k * pc) * 12 * Scheduler.flopsPerByte,
+                                              threads: threads) { c in
+                            col2imChannel(cols + c * taps * pc, g, into: dxG + c * plane, outputRows: rows)
                         }
                     }
                 }
@@ -186,35 +181,43 @@ public enum ConvolutionBackward {
             try x.withUnsafeBufferPointer { xb in
                 try dy.withUnsafeBufferPointer { dyb in
                     try Workspace.withScratch(count: pointwise ? 1 : k * chunkRows * g.outWidth) { cols in
-                        for grp in 0..<g.groups {
+                        // Images and chunks add into each group's dW in this fixed order (β = 0 for the first).
+                        try forEachChunk(g, chunkRows: chunkRows) { grp, n, rows in
                             let dwG = UnsafeMutableBufferPointer(rebasing: dwb[(grp * og * k)..<((grp + 1) * og * k)])
-                            var first = true
-                            for n in 0..<g.batch {
-                                let dyG = dyb.baseAddress! + (n * g.outChannels + grp * og) * pixels
-                                let xG = xb.baseAddress! + (n * g.inChannels + grp * cg) * plane
-                                for r0 in stride(from: 0, to: g.outHeight, by: chunkRows) {
-                                    let rows = r0..<min(g.outHeight, r0 + chunkRows)
-                                    let pc = rows.count * g.outWidth
-                                    let b: UnsafePointer<Float>
-                                    if pointwise {
-                                        b = xG
-                                    } else {
-                                        Scheduler.parallelFor(tiles: cg, work: Double(k * pc) * 8 * Scheduler.flopsPerByte,
-                                                              threads: threads) { c in
-                                            im2colChannel(xG + c * plane, g, into: cols + c * taps * pc, outputRows: rows)
-                                        }
-                                        b = UnsafePointer(cols)
-                                    }
-                                    try GEMM.sgemm(transB: .transpose, m: og, n: k, k: pc,
-                                                   a: UnsafeBufferPointer(start: dyG + r0 * g.outWidth, count: (og - 1) * pixels + pc),
-                                                   lda: pixels,
-                                                   b: UnsafeBufferPointer(start: b, count: (k - 1) * pc + pc), ldb: pc,
-                                                   beta: first ? 0 : 1, c: dwG, ldc: k, threads: threads)
-                                    first = false
+                            let dyG = dyb.baseAddress! + (n * g.outChannels + grp * og) * pixels
+                            let xG = xb.baseAddress! + (n * g.inChannels + grp * cg) * plane
+                            let pc = rows.count * g.outWidth
+                            let b: UnsafePointer<Float>
+                            if pointwise {
+                                b = xG
+                            } else {
+                                Scheduler.parallelFor(tiles: cg, work: Double(k * pc) * 8 * Scheduler.flopsPerByte,
+                                                      threads: threads) { c in
+                                    im2colChannel(xG + c * plane, g, into: cols + c * taps * pc, outputRows: rows)
                                 }
+                                b = UnsafePointer(cols)
                             }
+                            let first = n == 0 && rows.lowerBound == 0
+                            try GEMM.sgemm(transB: .transpose, m: og, n: k, k: pc,
+                                           a: UnsafeBufferPointer(start: dyG + rows.lowerBound * g.outWidth, count: (og - 1) * pixels + pc),
+                                           lda: pixels,
+                                           b: UnsafeBufferPointer(start: b, count: k * pc), ldb: pc,
+                                           beta: first ? 0 : 1, c: dwG, ldc: k, threads: threads)
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Visits (group, image, chunk of output rows) in a fixed order: the loop nest of both
+    /// GEMM-based backward passes. The order fixes the order of dW's additions.
+    static func forEachChunk(_ g: ConvGeometry, chunkRows: Int,
+                             _ body: (_ group: Int, _ image: Int, _ rows: Range<Int>) throws -> Void) rethrows {
+        for grp in 0..<g.groups {
+            for n in 0..<g.batch {
+                for r0 in stride(from: 0, to: g.outHeight, by: chunkRows) {
+                    try body(grp, n, r0..<min(g.outHeight, r0 + chunkRows))
                 }
             }
         }
