@@ -9,7 +9,7 @@
 /// let y = try conv.forward(x, training: true)
 /// let dx = try conv.backward(dy, inputGradient: true)
 /// ```
-public final class Conv2D: Layer {
+public final class Conv2D: Layer, @unchecked Sendable {
     /// Channels, kernel, stride, padding, dilation, groups.
     public let descriptor: Conv2DDescriptor
     /// Whether ReLU is fused into the output.
@@ -19,7 +19,8 @@ public final class Conv2D: Layer {
     /// O biases, or nil.
     public let bias: Parameter?
     private let algorithm: ConvAlgorithm?
-    private var plan: (version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?)?
+    /// The plans for the weights of `version`; behind a lock so that concurrent inference calls can share them.
+    private let planCache = Locked<(version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?)?>(nil)
     private var saved: (input: Tensor, output: Tensor?)?
 
     /// A layer with weights drawn by `initializer` from `seed` (fan-in C/G·kh·kw, fan-out O/G·kh·kw) and zero bias.
@@ -42,8 +43,8 @@ public final class Conv2D: Layer {
         self.descriptor = descriptor
         self.relu = relu
         self.algorithm = algorithm
-        weight = try Parameter(name: "weight", value: weights)
-        self.bias = try bias.map { try Parameter(name: "bias", value: $0) }
+        weight = Parameter(name: "weight", value: weights)
+        self.bias = bias.map { Parameter(name: "bias", value: $0) }
     }
 
     public var name: String {
@@ -60,12 +61,15 @@ public final class Conv2D: Layer {
     public func forwardPlan() throws -> Conv2DPlan { try plans(backward: false).forward }
 
     private func plans(backward: Bool) throws -> (forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?) {
-        if let plan, plan.version == version, !backward || plan.backward != nil { return (plan.forward, plan.backward) }
-        let forward = plan?.version == version ? plan!.forward
-            : try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu, algorithm: algorithm)
-        let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value) : nil
-        plan = (version, forward, back)
-        return (forward, back)
+        let version = self.version
+        return try planCache.withLock { plan in
+            if let plan, plan.version == version, !backward || plan.backward != nil { return (plan.forward, plan.backward) }
+            let forward = plan?.version == version ? plan!.forward
+                : try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu, algorithm: algorithm)
+            let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value) : nil
+            plan = (version, forward, back)
+            return (forward, back)
+        }
     }
 
     public func outputShape(forInputShape shape: [Int]) throws -> [Int] {
@@ -82,7 +86,7 @@ public final class Conv2D: Layer {
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try check(x.shape)
         let y = try plans(backward: false).forward.forward(x)
-        saved = training ? (x, relu ? y : nil) : nil
+        if training { saved = (x, relu ? y : nil) }   // inference writes no state: concurrent callers may share the layer
         return y
     }
 

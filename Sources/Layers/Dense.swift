@@ -1,6 +1,6 @@
 /// A fully connected layer (SEEDS-DIGEST O5): weights `[out, in]`, y = W·x + b per sample, with
 /// ReLU optionally fused. The input's first axis is the batch; the rest is flattened.
-public final class Dense: Layer {
+public final class Dense: Layer, @unchecked Sendable {
     /// Input features.
     public let inFeatures: Int
     /// Output features.
@@ -32,8 +32,8 @@ public final class Dense: Layer {
         inFeatures = weights.shape[1]
         if let bias { try ConvGeometry.check(bias.shape, equals: [outFeatures], "bias", "Dense") }
         self.relu = relu
-        weight = try Parameter(name: "weight", value: weights)
-        self.bias = try bias.map { try Parameter(name: "bias", value: $0) }
+        weight = Parameter(name: "weight", value: weights)
+        self.bias = bias.map { Parameter(name: "bias", value: $0) }
     }
 
     public var name: String { "Dense \(inFeatures)→\(outFeatures)" + (relu ? " +ReLU" : "") }
@@ -49,7 +49,7 @@ public final class Dense: Layer {
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         _ = try outputShape(forInputShape: x.shape)
         let y = try FullyConnected.forward(x, weights: weight.value, bias: bias?.value, relu: relu)
-        saved = training ? (x, relu ? y : nil) : nil
+        if training { saved = (x, relu ? y : nil) }   // inference writes no state
         return y
     }
 

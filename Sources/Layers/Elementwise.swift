@@ -1,5 +1,5 @@
 /// ReLU (SEEDS-DIGEST O6): y = max(0, x); backward passes dy where x > 0.
-public final class ReLU: Layer {
+public final class ReLU: Layer, @unchecked Sendable {
     private var savedInput: Tensor?
     /// A ReLU layer.
     public init() {}
@@ -7,7 +7,7 @@ public final class ReLU: Layer {
     public func outputShape(forInputShape shape: [Int]) throws -> [Int] { shape }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        savedInput = training ? x : nil
+        if training { savedInput = x }
         return Elementwise.relu(x)
     }
 
@@ -20,7 +20,7 @@ public final class ReLU: Layer {
 /// Inverted dropout (SPEC §1): in training, keeps each element with probability 1 − p and scales it
 /// by 1/(1 − p); identity at inference. Each training forward draws a new mask from the layer's
 /// seed and a step counter, so runs repeat exactly.
-public final class Dropout: Layer {
+public final class Dropout: Layer, @unchecked Sendable {
     /// The drop probability p, in [0, 1).
     public let probability: Float
     private let seed: UInt64
@@ -40,7 +40,8 @@ public final class Dropout: Layer {
     public func outputShape(forInputShape shape: [Int]) throws -> [Int] { shape }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        guard training, probability > 0 else { mask = nil; return x }
+        guard training else { return x }
+        guard probability > 0 else { mask = nil; return x }
         step &+= 1
         let (y, m) = try Elementwise.dropout(x, probability: probability, seed: seed &+ step &* 0x9E37_79B9_7F4A_7C15)
         mask = m
@@ -55,7 +56,7 @@ public final class Dropout: Layer {
 }
 
 /// Flatten: N×C×H×W (or any rank) → N×(C·H·W), no copy.
-public final class Flatten: Layer {
+public final class Flatten: Layer, @unchecked Sendable {
     private var savedShape: [Int]?
     /// A flatten layer.
     public init() {}
@@ -67,7 +68,7 @@ public final class Flatten: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        savedShape = x.shape
+        if training { savedShape = x.shape }
         return try x.reshaped(try outputShape(forInputShape: x.shape))
     }
 

@@ -6,9 +6,10 @@
 ///
 /// A layer keeps what its backward pass needs from the last `forward(_:training: true)`:
 /// the input, the ReLU output, the max-pool arg-max or the dropout mask. Layers are classes
-/// and are not safe to train from two threads at once; inference (`training: false`) keeps
-/// nothing and may be called concurrently.
-public protocol Layer: AnyObject {
+/// and are not safe to train from two threads at once; inference (`training: false`) writes no
+/// layer state, so many threads may run inference through the same layers (shared weights) at once,
+/// as long as none of them trains or updates the parameters meanwhile.
+public protocol Layer: AnyObject, Sendable {
     /// A short description, e.g. "Conv2D 3→64 3×3".
     var name: String { get }
     /// The trainable parameters (empty for layers without any).
@@ -40,8 +41,18 @@ public final class Parameter: @unchecked Sendable {
     /// e.g. "weight" or "bias".
     public let name: String
     private var storage: Tensor
+    private var gradientStorage: Tensor?
     /// The gradient from the last backward pass, summed over the batch; zeros before any.
-    public var gradient: Tensor
+    /// Allocated on first use, so that a network used only for inference holds no gradient memory.
+    public var gradient: Tensor {
+        get { gradientStorage ?? (try! Tensor(shape: storage.shape)) }
+        // In place: backward passes overwrite the same buffer every step.
+        _modify {
+            if gradientStorage == nil { gradientStorage = try! Tensor(shape: storage.shape) }
+            yield &gradientStorage!
+        }
+        set { gradientStorage = newValue }
+    }
     /// SGD's momentum buffer, created on the first step.
     var velocity: Tensor?
     /// Increases on every change to `value`.
@@ -56,10 +67,9 @@ public final class Parameter: @unchecked Sendable {
     }
 
     /// A parameter with this initial value and a zero gradient.
-    public init(name: String, value: Tensor) throws {
+    public init(name: String, value: Tensor) {
         self.name = name
         storage = value
-        gradient = try Tensor(shape: value.shape)
     }
 
     /// Element count.

@@ -1,6 +1,6 @@
 /// Max pooling (SPEC §1): ties go to the first element, NaN propagates; backward sends each
 /// gradient to its window's arg-max, overlapping windows add (SEEDS-DIGEST T6).
-public final class MaxPool2D: Layer {
+public final class MaxPool2D: Layer, @unchecked Sendable {
     /// Window, stride, padding.
     public let descriptor: Pool2DDescriptor
     private var indices: MaxPoolIndices?
@@ -20,7 +20,7 @@ public final class MaxPool2D: Layer {
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         let (y, i) = try Pooling.maxPool2d(x, descriptor, returnIndices: training)
-        indices = i
+        if training { indices = i }
         return y
     }
 
@@ -33,7 +33,7 @@ public final class MaxPool2D: Layer {
 }
 
 /// Average pooling (SPEC §1), with the `countIncludesPadding` option of its descriptor.
-public final class AvgPool2D: Layer {
+public final class AvgPool2D: Layer, @unchecked Sendable {
     /// Window, stride, padding, and whether padding counts in the divisor.
     public let descriptor: Pool2DDescriptor
     private var inputShape: [Int]?
@@ -48,7 +48,7 @@ public final class AvgPool2D: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        inputShape = x.shape
+        if training { inputShape = x.shape }
         return try Pooling.avgPool2d(x, descriptor)
     }
 
@@ -61,7 +61,7 @@ public final class AvgPool2D: Layer {
 }
 
 /// Global average pooling: N×C×H×W → N×C×1×1.
-public final class GlobalAvgPool: Layer {
+public final class GlobalAvgPool: Layer, @unchecked Sendable {
     private var inputShape: [Int]?
     /// A global average pooling layer.
     public init() {}
@@ -73,7 +73,7 @@ public final class GlobalAvgPool: Layer {
     }
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        inputShape = x.shape
+        if training { inputShape = x.shape }
         return try Pooling.globalAvgPool(x)
     }
 

@@ -7,7 +7,10 @@
 /// let loss = try net.trainingStep(images, labels: labels, optimizer: &sgd)
 /// let predicted = try net.predict(testImages)
 /// ```
-public final class Sequential {
+///
+/// Threads: inference (`forward(_:training: false)`, `predict`) may run from many threads at once
+/// on one network; training steps must not overlap each other or inference.
+public final class Sequential: @unchecked Sendable {
     /// The layers, first to last.
     public let layers: [Layer]
 
