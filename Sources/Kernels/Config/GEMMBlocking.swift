@@ -10,6 +10,9 @@ import Synchronization
 struct GEMMBlocking {
     let mr: Int, nr: Int, kc: Int, mc: Int, nc: Int
     static let maxPackedB = 1 << 21
+    /// Packed B shared by all row tiles is packed in groups of column tiles of at most this many
+    /// floats (16 MiB), so scratch stays bounded whatever the size of B (an implicit-GEMM im2col).
+    static let maximumSharedPackedB = 1 << 22
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
 }

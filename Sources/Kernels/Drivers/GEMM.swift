@@ -234,41 +234,50 @@ public enum GEMM {
         let edgeScratch = edgeScratchCount(blocking)
         let packedBPerTile = k * colsPerTile
         // With several row tiles per column chunk, B is packed once for all of them, in a parallel
-        // region of its own; otherwise each tile packs its own slice of B as it starts.
+        // region of its own; otherwise each tile packs its own slice of B as it starts. Shared packed
+        // B is bounded (`GEMMBlocking.maximumSharedPackedB`): column tiles go in groups that fit, so
+        // an implicit-GEMM convolution never holds its whole im2col matrix.
         let sharedB = rowTiles > 1
         let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch
-        let shared = sharedB ? colTiles * packedBPerTile : 0
+        let groupTiles = sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
+        let shared = sharedB ? groupTiles * packedBPerTile : 0
         Workspace.withScratch(count: shared + perWorker * workers) { scratch in
-            if sharedB {
-                let kBlocks = (k + blocking.kc - 1) / blocking.kc
-                Scheduler.parallelFor(tiles: colTiles * kBlocks, work: Double(k * n) * packingWorkPerElement,
-                                      threads: threads) { t in
-                    let tj = t / kBlocks, p0 = (t % kBlocks) * blocking.kc
-                    let n0 = tj * colsPerTile
-                    packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
-                              dst: scratch + tj * packedBPerTile)
-                }
-            }
             let workerScratch = scratch + shared
-            Scheduler.parallelFor(tiles: rowTiles * colTiles, workers: workers) { tile, worker in
-                let ti = tile / colTiles, tj = tile % colTiles
-                let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
-                let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
-                let mine = workerScratch + worker * perWorker
-                let bPacked: UnsafeMutablePointer<Float>
+            var g0 = 0
+            while g0 < colTiles {
+                let tilesInGroup = min(groupTiles, colTiles - g0)
                 if sharedB {
-                    bPacked = scratch + tj * packedBPerTile
-                } else {
-                    bPacked = mine + edgeScratch
-                    var p0 = 0
-                    while p0 < k {
-                        packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
-                        p0 += blocking.kc
+                    let kBlocks = (k + blocking.kc - 1) / blocking.kc
+                    let groupN = min(n, (g0 + tilesInGroup) * colsPerTile) - g0 * colsPerTile
+                    Scheduler.parallelFor(tiles: tilesInGroup * kBlocks, work: Double(k * groupN) * packingWorkPerElement,
+                                          threads: threads) { t in
+                        let tj = g0 + t / kBlocks, p0 = (t % kBlocks) * blocking.kc
+                        let n0 = tj * colsPerTile
+                        packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
+                                  dst: scratch + (tj - g0) * packedBPerTile)
                     }
                 }
-                gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
-                         packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
-                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                Scheduler.parallelFor(tiles: rowTiles * tilesInGroup, workers: workers) { tile, worker in
+                    let ti = tile / tilesInGroup, tj = g0 + tile % tilesInGroup
+                    let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
+                    let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
+                    let mine = workerScratch + worker * perWorker
+                    let bPacked: UnsafeMutablePointer<Float>
+                    if sharedB {
+                        bPacked = scratch + (tj - g0) * packedBPerTile
+                    } else {
+                        bPacked = mine + edgeScratch
+                        var p0 = 0
+                        while p0 < k {
+                            packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                            p0 += blocking.kc
+                        }
+                    }
+                    gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
+                             packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                             c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                }
+                g0 += tilesInGroup
             }
         }
     }
