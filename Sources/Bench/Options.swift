@@ -5,6 +5,7 @@ struct Options {
     var quick = false
     var json = false
     var help = false
+    var memoryProbe = false
 
     static let usage = """
     usage: swift run -c release Bench [--filter SUBSTRING] [--threads N] [--quick] [--json]
@@ -12,6 +13,8 @@ struct Options {
       --threads N  the "all threads" runs use N threads (default: the CPU affinity count)
       --quick      fewer repeats and smaller machine probes (about a minute in all)
       --json       one JSON object per measured case on stdout; the table goes to stderr
+      --memory-probe  only build VGG-16, run one forward at batch 1 and report its memory against
+                   the bound weights + packed weights + the two largest activations (for /usr/bin/time -v)
     """
 
     static func parse(_ args: [String]) throws -> Options {
@@ -31,6 +34,7 @@ struct Options {
             case "--quick": o.quick = true
             case "--json": o.json = true
             case "-h", "--help": o.help = true
+            case "--memory-probe": o.memoryProbe = true
             default: throw BenchError.usage("unknown option \(args[i])")
             }
             i += 1

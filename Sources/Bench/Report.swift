@@ -13,6 +13,8 @@ struct CaseResult {
     var algorithm: String? = nil
     /// Problem size, e.g. "M×N×K" for a GEMM, so that peer scripts can rerun the same case.
     var shape: String? = nil
+    /// Scratch (`Workspace`) bytes the case needed at most, measured.
+    var scratchBytes: Double? = nil
 }
 
 /// Prints results: a table for people (stdout, or stderr under --json) and JSON lines for tools.
@@ -40,6 +42,7 @@ final class Reporter {
         if let b = r.gbps { cols.append(String(format: "%7.1f GB/s", b)) }
         if let p = r.peakFraction { cols.append(String(format: "%5.1f%% peak", p * 100)) }
         if let e = r.maxError { cols.append(String(format: "err %.1e", e)) }
+        if let s = r.scratchBytes { cols.append(String(format: "scratch %.1f MB", s / 1e6)) }
         if let a = r.algorithm { cols.append("[\(a)]") }
         say(cols.joined(separator: "  "))
     }
@@ -57,6 +60,6 @@ final class Reporter {
         return "{\"suite\":\(str(r.suite)),\"name\":\(str(r.name)),\"threads\":\(r.threads),"
             + "\"seconds\":\(num(r.seconds)),\"gflops\":\(num(r.gflops)),\"gbps\":\(num(r.gbps)),"
             + "\"peak_fraction\":\(num(r.peakFraction)),\"max_error\":\(num(r.maxError)),\"algorithm\":\(str(r.algorithm)),"
-            + "\"shape\":\(str(r.shape))}"
+            + "\"shape\":\(str(r.shape)),\"scratch_bytes\":\(num(r.scratchBytes))}"
     }
 }

@@ -8,6 +8,7 @@ let suites: [Suite] = [SchedulerSuite.suite, ProbeSuite.suite, GEMMSuite.suite, 
 do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
     if options.help { print(Options.usage); exit(0) }
+    if options.memoryProbe { try MemoryProbe.run(); exit(0) }
     var ctx = BenchContext(options: options, reporter: Reporter(json: options.json))
     let r = ctx.reporter
     r.say("Tessera Bench")

@@ -101,4 +101,21 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertThrowsError(try plan.forward(try Tensor(shape: [1, 3, 2, 5])))
         XCTAssertThrowsError(try Conv2DPlan(descriptor: d, weights: try Tensor(shape: [4, 3, 3, 3]), algorithm: .gemm1x1))
     }
+
+    /// The implicit GEMM never materializes a large layer's im2col matrix: its scratch stays under
+    /// the shared-B bound (16 MiB) plus per-thread panels, while the whole expansion would be 29 MB.
+    func testImplicitGEMMScratchIsBounded() throws {
+        let d = Conv2DDescriptor(inChannels: 256, outChannels: 256, kernel: 3, padding: 1)
+        let x = try Tensor(shape: [1, 256, 56, 56], seed: 1)
+        let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape, seed: 2), algorithm: .implicitGEMM)
+        let expansion = 256 * 9 * 56 * 56 * 4
+        Workspace.resetPeak()
+        _ = try plan.forward(x, threads: 2)
+        XCTAssertLessThan(Workspace.peakBytes, 16 << 20 + 2 * (8 << 20) + (1 << 20))
+        XCTAssertLessThan(Workspace.peakBytes, expansion)
+        let im2col = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape, seed: 2), algorithm: .im2colGEMM)
+        Workspace.resetPeak()
+        _ = try im2col.forward(x, threads: 2)
+        XCTAssertGreaterThanOrEqual(Workspace.peakBytes, expansion, "im2col-gemm does hold the whole expansion")
+    }
 }

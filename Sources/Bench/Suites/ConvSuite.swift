@@ -42,7 +42,9 @@ enum ConvSuite {
             let b = try Tensor(shape: [l.outChannels], seed: 3)
             let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true)
             let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
+            Workspace.resetPeak()
             let y = try plan.forward(x)
+            let scratch = Double(Workspace.peakBytes)
             let error = spotCheck(x, w, b, y, g)
             if error > 1e-6 * Double(g.reductionLength).squareRoot() {
                 throw BenchError.validation("conv/\(l.name): normalized error \(error)")
@@ -56,7 +58,8 @@ enum ConvSuite {
                     suite: "conv", name: l.name, threads: threads, seconds: t, gflops: gflops,
                     peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
                     algorithm: "\((try? plan.algorithm(forInputShape: x.shape))?.rawValue ?? "?") + \(GEMMMicroKernel.active.rawValue)",
-                    shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)"))
+                    shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)",
+                    scratchBytes: scratch))
             }
         }
     }
