@@ -144,6 +144,17 @@ def network_peer(shape, threads, name):
     return {"onnxruntime": median_time(lambda: sess.run(None, {"x": x}), budget=2.0)}
 
 
+def record_peers(entries):
+    """Merges {"suite/name@threads": {peer: seconds}} into perf/peers.json, which Bench's report reads."""
+    path = os.path.join(ROOT, "perf", "peers.json")
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    stamp = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    for key, peers in entries.items():
+        data[key] = dict(peers, taken=stamp)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+
+
 def table(rows, peer_fn, title, unit, path):
     import onnxruntime
     peers = {}
@@ -165,6 +176,7 @@ def table(rows, peer_fn, title, unit, path):
         md.append(f"| {r['name']} | {r['threads']} | {r['seconds'] * 1e3:.3f} | "
                   + " | ".join(f"{p[n] * 1e3:.3f}" if n in p else "" for n in names)
                   + f" | {rate:.1f} | **{best / r['seconds']:.2f}** |")
+    record_peers({f"{r['suite']}/{r['name']}@{r['threads']}": peers[(r["name"], r["threads"])] for r in rows})
     text = "\n".join(md) + "\n"
     with open(os.path.join(ROOT, "perf", path), "w") as f:
         f.write(text)

@@ -100,6 +100,13 @@ def main():
         rows.append((r["name"], r["threads"], r["seconds"], peers["nchw"], peers["channels_last"], best))
         print(f'{r["name"]:32s} t={r["threads"]} ours {r["seconds"]*1e3:8.1f} ms  pytorch nchw {peers["nchw"]*1e3:8.1f} ms'
               f'  channels-last {peers["channels_last"]*1e3:8.1f} ms  ours/best {r["seconds"]/best:5.2f}', file=sys.stderr)
+    path = os.path.join(ROOT, "perf", "peers.json")
+    data = json.load(open(path)) if os.path.exists(path) else {}
+    stamp = f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    for name, t, o, a, b, best in rows:
+        data[f"train/{name}@{t}"] = {"pytorch": best, "pytorch_nchw": a, "pytorch_channels_last": b, "taken": stamp}
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
     with open(os.path.join(ROOT, "perf/train-vs-pytorch.md"), "w") as f:
         f.write(f"# Training vs PyTorch {torch.__version__} (same run, {datetime.date.today()})\n\n")
         f.write("`python3 perf/peers_torch_train.py`: Bench suite `train` and the same cases in PyTorch, medians, "

@@ -6,6 +6,9 @@ struct Options {
     var json = false
     var help = false
     var memoryProbe = false
+    /// Where the Markdown report and SVG chart go: --report DIR, else perf/ for unfiltered runs.
+    var reportDirectory: String? = nil
+    var noReport = false
 
     static let usage = """
     usage: swift run -c release Bench [--filter SUBSTRING] [--threads N] [--quick] [--json]
@@ -13,6 +16,9 @@ struct Options {
       --threads N  the "all threads" runs use N threads (default: the CPU affinity count)
       --quick      fewer repeats and smaller machine probes (about a minute in all)
       --json       one JSON object per measured case on stdout; the table goes to stderr
+      --report DIR write report.md and report.svg into DIR (default: perf/, when it exists and no
+                   --filter is given)
+      --no-report  write no report
       --memory-probe  only build VGG-16, run one forward at batch 1 and report its memory against
                    the bound weights + packed weights + the two largest activations (for /usr/bin/time -v)
     """
@@ -35,6 +41,8 @@ struct Options {
             case "--json": o.json = true
             case "-h", "--help": o.help = true
             case "--memory-probe": o.memoryProbe = true
+            case "--report": o.reportDirectory = try value("--report")
+            case "--no-report": o.noReport = true
             default: throw BenchError.usage("unknown option \(args[i])")
             }
             i += 1

@@ -20,6 +20,8 @@ struct CaseResult {
 /// Prints results: a table for people (stdout, or stderr under --json) and JSON lines for tools.
 final class Reporter {
     let json: Bool
+    /// Every case recorded so far, for the Markdown report.
+    private(set) var results: [CaseResult] = []
     init(json: Bool) { self.json = json }
 
     func say(_ s: String) {
@@ -32,6 +34,7 @@ final class Reporter {
     }
 
     func record(_ r: CaseResult) {
+        results.append(r)
         if json {
             FileHandle.standardOutput.write((jsonLine(r) + "\n").data(using: .utf8)!)
         }

@@ -23,6 +23,12 @@ do {
         r.say("== \(suite.name)")
         try suite.run(ctx)
     }
+    let reportDirectory = options.reportDirectory
+        ?? (options.filter == nil && FileManager.default.fileExists(atPath: "perf") ? "perf" : nil)
+    if let dir = reportDirectory, !options.noReport {
+        try ReportWriter(ctx: ctx).write(to: dir)
+        r.say("report: \(dir)/report.md, \(dir)/report.svg")
+    }
 } catch {
     FileHandle.standardError.write("Bench: \(error)\n".data(using: .utf8)!)
     exit(1)
