@@ -110,6 +110,21 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// K ≤ 4: the rank-K update path (no packing), with every transpose, α/β and epilogue, and K = 5 beside it.
+    func testRankKUpdates() throws {
+        for k in 1...5 {
+            for ta in Transpose.allCases {
+                for tb in Transpose.allCases {
+                    try run(Case(transA: ta, transB: tb, m: 37, n: 43, k: k, padA: 1, padB: 2, padC: 3))
+                }
+            }
+            for axis in [BiasAxis.none, .row, .column] {
+                try run(Case(m: 13, n: 35, k: k, alpha: -0.5, beta: 0.75, padC: 1, biasAxis: axis, relu: true))
+                try run(Case(m: 9, n: 7, k: k, alpha: 2, beta: 0, biasAxis: axis, relu: false))
+            }
+        }
+    }
+
     func testAlphaBeta() throws {
         for (alpha, beta) in [(Float(2.5), Float(0)), (1, 1), (-0.5, 0.75), (0, 2)] {
             try run(Case(m: 19, n: 23, k: 300, alpha: alpha, beta: beta, padC: 3))
@@ -132,6 +147,8 @@ final class GEMMTests: XCTestCase {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
                       Case(transB: .transpose, m: 2, n: 3001, k: 2999),
+                      Case(m: 1, n: 5003, k: 2001),                        // row-vector AXPY form
+                      Case(transA: .transpose, m: 2001, n: 4003, k: 1, beta: 0.5, biasAxis: .column, relu: true),  // rank-K
                       Case(m: 2000, n: 40, k: 700, beta: 1, biasAxis: .column)]
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel

@@ -15,6 +15,8 @@ struct GEMMBlocking {
     static let maximumSharedPackedB = 1 << 22
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
+    /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).
+    static let smallK = 4
 }
 
 /// The SGEMM micro-kernels, and which one the packed GEMM path uses (the kernel choice).

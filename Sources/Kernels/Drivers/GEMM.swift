@@ -59,8 +59,9 @@ public final class PackedMatrixA: @unchecked Sendable {
 ///
 /// Matrices are row-major with leading dimensions. The packed path follows Goto/BLIS: A packed
 /// in MR-row panels, B in NR-column panels, a register-blocked micro-kernel (8×32 `SIMD16` on
-/// AVX-512 CPUs, else 6×16 `SIMD8`; see `GEMMMicroKernel`), and (MC, KC, NC) cache blocking. Rows of C ≤ 4 take row-vector kernels that skip
-/// packing. Work is split over tiles of C (never over K), so each element is computed by the same
+/// AVX-512 CPUs, else 6×16 `SIMD8`; see `GEMMMicroKernel`), and (MC, KC, NC) cache blocking.
+/// Rows of C ≤ 4 take row-vector kernels that skip packing, and so does a depth K ≤ 4 (a rank-K
+/// update). Work is split over tiles of C (never over K), so each element is computed by the same
 /// sequence of operations whatever the thread count: results are bit-identical for any `threads`.
 ///
 /// ```swift
@@ -85,6 +86,10 @@ public enum GEMM {
         let a0 = a.baseAddress!, b0 = b.baseAddress!, c0 = c.baseAddress!
         if m <= GEMMBlocking.smallM {
             rowVectorGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
+            return
+        }
+        if k <= GEMMBlocking.smallK {
+            rankKGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
         }
         let kernel = GEMMMicroKernel.active, blocking = kernel.blocking

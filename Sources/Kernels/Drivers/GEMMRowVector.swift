@@ -1,8 +1,10 @@
 import Scheduler
 
 extension GEMM {
-    /// Columns of C per parallel tile in the row-vector path.
+    /// Columns of C per parallel tile in the row-vector path: dot form (B transposed) and AXPY form
+    /// (B as stored; wider, so that each row of B is read in long contiguous runs).
     static let rowVectorTile = 256
+    static let rowVectorAxpyTile = 2048
 
     /// C = α·op(A)·op(B) + β·C (+ epilogue) for M ≤ `GEMMBlocking.smallM`, without packing.
     static func rowVectorGEMM(
@@ -10,20 +12,21 @@ extension GEMM {
         _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
     ) {
-        let tiles = (n + rowVectorTile - 1) / rowVectorTile
+        let tileWidth = transB == .transpose ? rowVectorTile : rowVectorAxpyTile
+        let tiles = (n + tileWidth - 1) / tileWidth
         // Memory-bound: B is streamed once per row of C.
         let work = Double(m) * Double(n) * Double(k) * 4 * Scheduler.flopsPerByte
         let workers = Scheduler.threadCount(tiles: tiles, work: work, threads: threads)
         // Scratch: op(A)'s rows made contiguous (for the dot form), then one tile of results per worker.
-        Workspace.withScratch(count: m * k + workers * rowVectorTile) { scratch in
+        Workspace.withScratch(count: m * k + workers * tileWidth) { scratch in
             let rowsA = UnsafeMutablePointer(scratch)
             for i in 0..<m {
                 for p in 0..<k { rowsA[i * k + p] = transA == .none ? a[i * lda + p] : a[p * lda + i] }
             }
             let results = scratch + m * k
             Scheduler.parallelFor(tiles: tiles, workers: workers) { tile, worker in
-                let j0 = tile * rowVectorTile, cols = min(rowVectorTile, n - j0)
-                let out = results + worker * rowVectorTile
+                let j0 = tile * tileWidth, cols = min(tileWidth, n - j0)
+                let out = results + worker * tileWidth
                 for i in 0..<m {
                     let x = UnsafePointer(rowsA + i * k)
                     if transB == .transpose {

@@ -39,33 +39,36 @@ func sdotKernel1(k: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, out: 
     out[0] = s0
 }
 
-/// out[j] = Σₚ x[p·incx]·b[p·ldb + j] for j in 0..<n: a row vector times a row-major matrix,
-/// vectorized over 32 columns at a time (AXPY form).
+/// out[0..<n] = Σ_p x[p·incx] · b[p·ldb + 0..<n]: B streamed row by row (each row segment is
+/// contiguous, so the hardware prefetcher follows it), four rows per pass over `out`, which stays in
+/// L1. The sum for each element runs in p order, as a plain loop would.
 @inline(never)
 func saxpyRowKernel(
     k: Int, x: UnsafePointer<Float>, incx: Int, b: UnsafePointer<Float>, ldb: Int, n: Int, out: UnsafeMutablePointer<Float>
 ) {
+    let vectorEnd = n / 8 * 8
     var j = 0
-    while j + 32 <= n {
-        var c0 = SIMD8<Float>(), c1 = c0, c2 = c0, c3 = c0
-        for p in 0..<k {
-            let xv = SIMD8<Float>(repeating: x[p * incx]), row = b + p * ldb + j
-            c0 = madd(c0, xv, load8(row)); c1 = madd(c1, xv, load8(row, 8))
-            c2 = madd(c2, xv, load8(row, 16)); c3 = madd(c3, xv, load8(row, 24))
+    while j < vectorEnd { store8(SIMD8<Float>(), out, j); j += 8 }
+    for t in vectorEnd..<n { out[t] = 0 }
+    var p = 0
+    while p + 4 <= k {
+        let x0 = x[p * incx], x1 = x[(p + 1) * incx], x2 = x[(p + 2) * incx], x3 = x[(p + 3) * incx]
+        let v0 = SIMD8<Float>(repeating: x0), v1 = SIMD8<Float>(repeating: x1)
+        let v2 = SIMD8<Float>(repeating: x2), v3 = SIMD8<Float>(repeating: x3)
+        let r0 = b + p * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb
+        j = 0
+        while j < vectorEnd {
+            store8(madd(madd(madd(madd(load8(out, j), v0, load8(r0, j)), v1, load8(r1, j)), v2, load8(r2, j)), v3, load8(r3, j)), out, j)
+            j += 8
         }
-        store8(c0, out, j); store8(c1, out, j + 8); store8(c2, out, j + 16); store8(c3, out, j + 24)
-        j += 32
+        for t in vectorEnd..<n { out[t] = (((out[t] + x0 * r0[t]) + x1 * r1[t]) + x2 * r2[t]) + x3 * r3[t] }
+        p += 4
     }
-    while j + 8 <= n {
-        var c0 = SIMD8<Float>()
-        for p in 0..<k { c0 = madd(c0, SIMD8<Float>(repeating: x[p * incx]), load8(b + p * ldb + j)) }
-        store8(c0, out, j)
-        j += 8
-    }
-    while j < n {
-        var s: Float = 0
-        for p in 0..<k { s += x[p * incx] * b[p * ldb + j] }
-        out[j] = s
-        j += 1
+    while p < k {
+        let x0 = x[p * incx], v0 = SIMD8<Float>(repeating: x0), r0 = b + p * ldb
+        j = 0
+        while j < vectorEnd { store8(madd(load8(out, j), v0, load8(r0, j)), out, j); j += 8 }
+        for t in vectorEnd..<n { out[t] += x0 * r0[t] }
+        p += 1
     }
 }
