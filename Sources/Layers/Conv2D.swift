@@ -63,9 +63,21 @@ public final class Conv2D: Layer, @unchecked Sendable {
     private func plans(backward: Bool) throws -> (forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?) {
         let version = self.version
         return try planCache.withLock { plan in
-            if let plan, plan.version == version, !backward || plan.backward != nil { return (plan.forward, plan.backward) }
-            let forward = plan?.version == version ? plan!.forward
-                : try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu, algorithm: algorithm)
+            if var current = plan {
+                if current.version != version {
+                    // New weights (an optimizer step): re-pack them into the plans' storage, no allocation.
+                    try current.forward.update(weights: weight.value, bias: bias?.value)
+                    try current.backward?.update(weights: weight.value)
+                    current.version = version
+                }
+                if backward && current.backward == nil {
+                    current.backward = try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value)
+                }
+                plan = current
+                return (current.forward, current.backward)
+            }
+            let forward = try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu,
+                                         algorithm: algorithm)
             let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value) : nil
             plan = (version, forward, back)
             return (forward, back)

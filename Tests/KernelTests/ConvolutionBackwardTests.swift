@@ -115,4 +115,29 @@ final class ConvolutionBackwardTests: XCTestCase {
         XCTAssertThrowsError(try Conv2DBackwardDataPlan(descriptor: strided, weights: w, algorithm: .rotatedKernelConvolution))
         XCTAssertThrowsError(try ConvolutionBackward.bias(outputGradient: try Tensor(shape: [6])))
     }
+
+    /// `update(weights:)` re-packs in place: the plans then compute exactly what fresh plans compute.
+    func testUpdatedPlansMatchFreshPlans() throws {
+        for (shape, d) in [([2, 6, 9, 35], Conv2DDescriptor(inChannels: 6, outChannels: 8, kernel: 3, padding: 1)),
+                           ([1, 4, 9, 9], Conv2DDescriptor(inChannels: 4, outChannels: 6, kernel: 3, stride: 2, padding: 1, groups: 2))] {
+            let g = try ConvGeometry(inputShape: shape, descriptor: d)
+            let x = try Tensor(shape: shape, seed: 1), dy = try Tensor(shape: g.outputShape, seed: 2)
+            let w1 = try Tensor(shape: d.weightShape, seed: 3), w2 = try Tensor(shape: d.weightShape, seed: 4)
+            let b2 = try Tensor(shape: [d.outChannels], seed: 5)
+            let forward = try Conv2DPlan(descriptor: d, weights: w1, relu: true)
+            try forward.update(weights: w2, bias: b2)
+            XCTAssertEqual(try forward.forward(x).scalars,
+                           try Conv2DPlan(descriptor: d, weights: w2, bias: b2, relu: true).forward(x).scalars, "\(d)")
+            try forward.update(weights: w1, bias: nil)
+            XCTAssertEqual(try forward.forward(x).scalars, try Conv2DPlan(descriptor: d, weights: w1, relu: true).forward(x).scalars)
+            for a in ConvBackwardDataAlgorithm.allCases where a == .gemmCol2im || d.strideHeight == 1 {
+                let back = try Conv2DBackwardDataPlan(descriptor: d, weights: w1, algorithm: a)
+                try back.update(weights: w2)
+                XCTAssertEqual(try back.backward(outputGradient: dy, inputShape: shape).scalars,
+                               try Conv2DBackwardDataPlan(descriptor: d, weights: w2, algorithm: a)
+                                   .backward(outputGradient: dy, inputShape: shape).scalars, "\(a)")
+            }
+            XCTAssertThrowsError(try forward.update(weights: try Tensor(shape: [1, 1, 1, 1]), bias: nil))
+        }
+    }
 }

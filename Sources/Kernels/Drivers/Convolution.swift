@@ -32,9 +32,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// Whether ReLU is fused into the output.
     public let relu: Bool
     private let packedWeights: [PackedMatrixA]   // one per group: (O/G) × (C/G·kh·kw)
-    private let bias: Tensor?
+    private var bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
-    private let biasOrZeros: Tensor
+    private var biasOrZeros: Tensor
     private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
@@ -98,6 +98,22 @@ public final class Conv2DPlan: @unchecked Sendable {
                 try PackedMatrixA(m: og, k: k, a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
             }
         }
+    }
+
+    /// Replaces the weights (and bias) with new values of the same shapes, re-packing them into the
+    /// plan's storage without allocating: what a training loop does after every update. Must not
+    /// run while another thread calls `forward` on this plan.
+    public func update(weights: Tensor, bias: Tensor?) throws {
+        try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2DPlan.update")
+        if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2DPlan.update") }
+        let og = descriptor.outChannels / descriptor.groups, k = packedWeights[0].k
+        try weights.withUnsafeBufferPointer { w in
+            for (g, packed) in packedWeights.enumerated() {
+                try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
+            }
+        }
+        if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }
+        self.bias = bias
     }
 
     /// Bytes of packed weights the plan holds.

@@ -50,20 +50,7 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
         let og = d.outChannels / d.groups, cg = d.inChannels / d.groups
         let kh = d.kernelHeight, kw = d.kernelWidth, taps = kh * kw
         if self.algorithm == .rotatedKernelConvolution {
-            // W'[g·Cg + c, o, i, j] = W[g·Og + o, c, kh−1−i, kw−1−j].
-            let w = try Tensor(shape: [d.inChannels, og, kh, kw]) { wr in
-                weights.withUnsafeBufferPointer { wb in
-                    for grp in 0..<d.groups {
-                        for c in 0..<cg {
-                            for o in 0..<og {
-                                let src = wb.baseAddress! + ((grp * og + o) * cg + c) * taps
-                                let dst = wr.baseAddress! + ((grp * cg + c) * og + o) * taps
-                                for t in 0..<taps { dst[t] = src[taps - 1 - t] }
-                            }
-                        }
-                    }
-                }
-            }
+            let w = try Conv2DBackwardDataPlan.rotated(weights, d)
             let transposed = Conv2DDescriptor(
                 inChannels: d.outChannels, outChannels: d.inChannels, kernelHeight: kh, kernelWidth: kw,
                 strideHeight: 1, strideWidth: 1, padding: rotatedPadding,
@@ -78,6 +65,42 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
                     try PackedMatrixA(transpose: .transpose, m: k, k: og,
                                       a: UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)]), lda: k)
                 }
+            }
+        }
+    }
+
+    /// W'[g·Cg + c, o, i, j] = W[g·Og + o, c, kh−1−i, kw−1−j]: the kernel rotated by 180° with its
+    /// channel axes swapped, as the rotated-kernel convolution's OIHW weights.
+    static func rotated(_ weights: Tensor, _ d: Conv2DDescriptor) throws -> Tensor {
+        let og = d.outChannels / d.groups, cg = d.inChannels / d.groups, taps = d.kernelHeight * d.kernelWidth
+        return try Tensor(shape: [d.inChannels, og, d.kernelHeight, d.kernelWidth]) { wr in
+            weights.withUnsafeBufferPointer { wb in
+                for grp in 0..<d.groups {
+                    for c in 0..<cg {
+                        for o in 0..<og {
+                            let src = wb.baseAddress! + ((grp * og + o) * cg + c) * taps
+                            let dst = wr.baseAddress! + ((grp * cg + c) * og + o) * taps
+                            for t in 0..<taps { dst[t] = src[taps - 1 - t] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the weights with new values of the same shape, re-packing them into the plan's
+    /// storage. Must not run while another thread calls `backward` on this plan.
+    public func update(weights: Tensor) throws {
+        let d = descriptor
+        try ConvGeometry.check(weights.shape, equals: d.weightShape, "weights", "Conv2DBackwardDataPlan.update")
+        if let rotated {
+            try rotated.update(weights: try Conv2DBackwardDataPlan.rotated(weights, d), bias: nil)
+            return
+        }
+        let og = d.outChannels / d.groups, k = d.inChannels / d.groups * d.kernelHeight * d.kernelWidth
+        try weights.withUnsafeBufferPointer { wb in
+            for (grp, packed) in transposedWeights.enumerated() {
+                try packed.repack(transpose: .transpose, a: UnsafeBufferPointer(rebasing: wb[(grp * og * k)..<((grp + 1) * og * k)]), lda: k)
             }
         }
     }

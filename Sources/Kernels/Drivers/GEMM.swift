@@ -52,6 +52,14 @@ public final class PackedMatrixA: @unchecked Sendable {
                      blocking: microKernel.blocking, threads: threads)
     }
 
+    /// Packs new values of op(A), of the same M×K, into this packing's storage: no allocation.
+    /// Must not run while a GEMM reads this packing.
+    public func repack(transpose: Transpose = .none, a: UnsafeBufferPointer<Float>, lda: Int, threads: Int? = nil) throws {
+        try GEMM.validate(operand: "A", trans: transpose, rows: m, cols: k, buffer: a.count, ld: lda)
+        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
+                     blocking: microKernel.blocking, threads: threads)
+    }
+
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 
