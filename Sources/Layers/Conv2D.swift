@@ -19,30 +19,33 @@ public final class Conv2D: Layer, @unchecked Sendable {
     /// O biases, or nil.
     public let bias: Parameter?
     private let algorithm: ConvAlgorithm?
+    private let allowWinograd: Bool
     /// The plans for the weights of `version`; behind a lock so that concurrent inference calls can share them.
     private let planCache = Locked<(version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?)?>(nil)
     private var saved: (input: Tensor, output: Tensor?)?
 
     /// A layer with weights drawn by `initializer` from `seed` (fan-in C/G·kh·kw, fan-out O/G·kh·kw) and zero bias.
     public convenience init(_ descriptor: Conv2DDescriptor, bias: Bool = true, relu: Bool = false,
-                            initializer: Initializer = .he, seed: UInt64, algorithm: ConvAlgorithm? = nil) throws {
+                            initializer: Initializer = .he, seed: UInt64, algorithm: ConvAlgorithm? = nil,
+                            allowWinograd: Bool = true) throws {
         try descriptor.validate("Conv2D")
         let taps = descriptor.kernelHeight * descriptor.kernelWidth
         let w = try initializer.tensor(shape: descriptor.weightShape, fanIn: descriptor.inChannels / descriptor.groups * taps,
                                        fanOut: descriptor.outChannels / descriptor.groups * taps, seed: seed)
         try self.init(descriptor, weights: w, bias: bias ? try Tensor(shape: [descriptor.outChannels]) : nil,
-                      relu: relu, algorithm: algorithm)
+                      relu: relu, algorithm: algorithm, allowWinograd: allowWinograd)
     }
 
-    /// A layer with given OIHW weights and bias.
+    /// A layer with given OIHW weights and bias. `algorithm` and `allowWinograd` go to its `Conv2DPlan`.
     public init(_ descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor?, relu: Bool = false,
-                algorithm: ConvAlgorithm? = nil) throws {
+                algorithm: ConvAlgorithm? = nil, allowWinograd: Bool = true) throws {
         try descriptor.validate("Conv2D")
         try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2D")
         if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2D") }
         self.descriptor = descriptor
         self.relu = relu
         self.algorithm = algorithm
+        self.allowWinograd = allowWinograd
         weight = Parameter(name: "weight", value: weights)
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
     }
@@ -77,7 +80,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                 return (current.forward, current.backward)
             }
             let forward = try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu,
-                                         algorithm: algorithm)
+                                         algorithm: algorithm, allowWinograd: allowWinograd)
             let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value) : nil
             plan = (version, forward, back)
             return (forward, back)

@@ -118,4 +118,71 @@ final class ConvolutionTests: XCTestCase {
         _ = try im2col.forward(x, threads: 2)
         XCTAssertGreaterThanOrEqual(Workspace.peakBytes, expansion, "im2col-gemm does hold the whole expansion")
     }
+
+    /// Winograd F(2×2) and F(4×4) against the reference (SPEC §4: F(2×2) ≤ 2× the direct bound,
+    /// F(4×4) ≤ 2e-5): tile edges at odd sizes, 1×1 and 2×2 images, channel counts that are not
+    /// multiples of 8, batch 3, asymmetric padding, and VGG-16 / ResNet-50 3×3 shapes at reduced size.
+    func testWinograd() throws {
+        let cases: [([Int], Conv2DDescriptor)] = [
+            ([1, 3, 7, 9], .init(inChannels: 3, outChannels: 5, kernel: 3, padding: 1)),
+            ([3, 5, 6, 5], .init(inChannels: 5, outChannels: 7, kernel: 3, padding: 1)),
+            ([1, 4, 1, 1], .init(inChannels: 4, outChannels: 3, kernel: 3, padding: 1)),
+            ([2, 4, 2, 2], .init(inChannels: 4, outChannels: 9, kernel: 3, padding: 1)),
+            ([1, 6, 11, 13], .init(inChannels: 6, outChannels: 10, kernelHeight: 3, kernelWidth: 3,
+                                   padding: .init(top: 2, bottom: 0, left: 1, right: 2))),
+            ([1, 9, 10, 10], .init(inChannels: 9, outChannels: 4, kernel: 3)),                 // valid, no padding
+            ([1, 64, 12, 37], .init(inChannels: 64, outChannels: 64, kernel: 3, padding: 1)),   // VGG conv1_2-like, 5 SIMD tile groups
+            ([1, 128, 9, 9], .init(inChannels: 128, outChannels: 256, kernel: 3, padding: 1)),
+            ([1, 512, 7, 7], .init(inChannels: 512, outChannels: 512, kernel: 3, padding: 1)),  // ResNet-50 conv5 3×3
+        ]
+        for (shape, d) in cases {
+            var rng = SeededGenerator(seed: UInt64(shape.reduce(0, +) + d.outChannels))
+            let x = try Tensor(shape: shape, generator: &rng)
+            let w = try Tensor(shape: d.weightShape, generator: &rng)
+            let b = try Tensor(shape: [d.outChannels], generator: &rng)
+            let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: true)
+            let k = Float(try ConvGeometry(inputShape: shape, descriptor: d).reductionLength)
+            for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+                GEMMMicroKernel.active = kernel
+                defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
+                for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5))] {
+                    let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
+                    XCTAssertEqual(try plan.algorithm(forInputShape: shape), a)
+                    let y = try plan.forward(x)
+                    var worst: Float = 0
+                    for i in 0..<y.count {
+                        XCTAssertFalse(y[flat: i].isNaN)
+                        worst = max(worst, abs(y[flat: i] - yRef[flat: i]))
+                    }
+                    let error = worst / (magnitude.scalars.max() ?? 1)
+                    XCTAssertLessThanOrEqual(error, bound, "\(a) \(kernel) \(shape) \(d)")
+                }
+            }
+        }
+        let strided = Conv2DDescriptor(inChannels: 4, outChannels: 4, kernel: 3, stride: 2, padding: 1)
+        XCTAssertThrowsError(try Conv2DPlan(descriptor: strided, weights: try Tensor(shape: strided.weightShape), algorithm: .winograd4x4))
+    }
+
+    /// The automatic choice takes F(4×4) for wide layers on images of 14×14 and more, unless forbidden.
+    func testAutomaticWinogradChoice() throws {
+        let d = Conv2DDescriptor(inChannels: 256, outChannels: 512, kernel: 3, padding: 1)
+        let w = try Tensor(shape: d.weightShape, seed: 1, low: -0.1, high: 0.1)
+        let plan = try Conv2DPlan(descriptor: d, weights: w)
+        XCTAssertEqual(plan.algorithm, .implicitGEMM)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 16]), .winograd4x4)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 7, 7]), .implicitGEMM)
+        let forbidden = try Conv2DPlan(descriptor: d, weights: w, allowWinograd: false)
+        XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 14, 16]), .implicitGEMM)
+        XCTAssertLessThan(forbidden.packedWeightBytes, plan.packedWeightBytes)
+        let small = Conv2DDescriptor(inChannels: 64, outChannels: 64, kernel: 3, padding: 1)
+        XCTAssertNotEqual(try Conv2DPlan(descriptor: small, weights: try Tensor(shape: small.weightShape))
+            .algorithm(forInputShape: [1, 64, 56, 56]), .winograd4x4)
+        // The automatic Winograd result against the reference, with F(4×4)'s bound.
+        let x = try Tensor(shape: [1, 256, 14, 15], seed: 2)
+        let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, descriptor: d)
+        let y = try plan.forward(x)
+        var worst: Float = 0
+        for i in 0..<y.count { worst = max(worst, abs(y[flat: i] - yRef[flat: i])) }
+        XCTAssertLessThanOrEqual(worst / (magnitude.scalars.max() ?? 1), 2e-5)
+    }
 }

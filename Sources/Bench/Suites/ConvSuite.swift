@@ -64,6 +64,38 @@ enum ConvSuite {
         }
     }
 
+    /// The opt-in Winograd variants on every 3×3 stride-1 layer, beside the automatic choice.
+    static let winograd = Suite(name: "conv-winograd") { ctx in
+        for l in layers where l.kernel == 3 && l.stride == 1 {
+            for a in [ConvAlgorithm.winograd2x2, .winograd4x4] where ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
+                ctx.reporter.progress("conv/\(l.name)/\(a.rawValue)")
+                let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: 3, padding: l.padding)
+                let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
+                let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
+                let b = try Tensor(shape: [l.outChannels], seed: 3)
+                let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
+                let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
+                Workspace.resetPeak()
+                let y = try plan.forward(x)
+                let scratch = Double(Workspace.peakBytes)
+                let error = spotCheck(x, w, b, y, g)
+                let bound = a == .winograd2x2 ? 2e-6 * Double(g.reductionLength).squareRoot() : 2e-5
+                if error > bound { throw BenchError.validation("conv/\(l.name)/\(a.rawValue): normalized error \(error) > \(bound)") }
+                for threads in ctx.threadCounts {
+                    let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: ctx.options.quick ? 0.1 : 0.5) {
+                        _ = try! plan.forward(x, threads: threads)
+                    }
+                    let gflops = g.flops / t / 1e9
+                    ctx.reporter.record(CaseResult(
+                        suite: "conv", name: "\(l.name)/\(a.rawValue)", threads: threads, seconds: t, gflops: gflops,
+                        peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
+                        algorithm: "\(a.rawValue) (effective GFLOPS: direct-convolution flops ÷ time)",
+                        shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k3s1p\(l.padding)", scratchBytes: scratch))
+                }
+            }
+        }
+    }
+
     /// SPEC §4's error on 64 sampled outputs against Double sums (with ReLU): max |y − y_ref| / max Σ|w·x|.
     static func spotCheck(_ x: Tensor, _ w: Tensor, _ b: Tensor, _ y: Tensor, _ g: ConvGeometry) -> Double {
         var rng = SeededGenerator(seed: 42)

@@ -15,6 +15,20 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// im2col of each whole image into scratch, then a GEMM with the packed weights
     /// (scratch of C/groups·kh·kw × OH·OW floats). Kept for comparison.
     case im2colGEMM = "im2col-gemm"
+    /// Winograd F(2×2, 3×3): 3×3, stride 1, dilation 1, one group; 2.25× fewer multiplications.
+    /// Opt-in. Error ≤ 2× the direct bound (SPEC §4).
+    case winograd2x2 = "winograd-f2x2"
+    /// Winograd F(4×4, 3×3), points 0, ±1, ±2: 4× fewer multiplications. Opt-in. Error ≤ 2e-5 (SPEC §4).
+    case winograd4x4 = "winograd-f4x4"
+
+    /// The Winograd variant this algorithm names, if it is one.
+    var winogradTransform: WinogradTransform? {
+        switch self {
+        case .winograd2x2: .f2x2
+        case .winograd4x4: .f4x4
+        default: nil
+        }
+    }
 }
 
 /// A 2-D convolution forward pass bound to one set of weights (SPEC §2): the weights are packed
@@ -36,6 +50,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
     private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
+    private let winograd: WinogradConvolution?
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
     /// `algorithm(forInputShape:)` says what runs for a given input.
@@ -43,8 +58,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     private let chosenAutomatically: Bool
 
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
-    /// `implicitGEMM` to `directIndirect` where that path applies, and a `directIndirect` request
-    /// falls back to `implicitGEMM` where it does not.
+    /// `implicitGEMM` to `directIndirect` where that path applies, or to `winograd4x4` where the plan
+    /// holds Winograd weights and the output is at least 14×14; a `directIndirect` request falls back
+    /// to `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
         let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
         return resolvedAlgorithm(g)
@@ -58,6 +74,11 @@ public final class Conv2DPlan: @unchecked Sendable {
         // output channels on, the packed implicit GEMM is faster.
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
+        // Measured (Bench conv-winograd, perf/winograd.md): F(4×4) wins from C·O ≥ 256·512 on outputs of
+        // 14×14 and more (VGG conv4_x, conv5_x); on smaller images most of each 8-tile SIMD group is padding.
+        case .implicitGEMM where chosenAutomatically && winograd != nil
+            && g.outHeight >= WinogradConvolution.automaticMinimumOutput && g.outWidth >= WinogradConvolution.automaticMinimumOutput:
+            return .winograd4x4
         case .directIndirect where !direct: return .implicitGEMM
         default: return algorithm
         }
@@ -73,15 +94,24 @@ public final class Conv2DPlan: @unchecked Sendable {
     }
 
     /// Creates a plan from OIHW weights and an optional bias of `outChannels` values.
-    /// - Parameter algorithm: overrides the automatic choice; `.gemm1x1` needs a 1×1, stride-1, unpadded descriptor.
+    /// - Parameters:
+    ///   - algorithm: overrides the automatic choice; `.gemm1x1` needs a 1×1, stride-1, unpadded
+    ///     descriptor, the Winograd variants a 3×3, stride-1, undilated, single-group one.
+    ///   - allowWinograd: with false, the automatic choice never takes Winograd (whose error bound is
+    ///     looser, SPEC §4) and the plan holds no Winograd weights.
     public init(descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor? = nil, relu: Bool = false,
-                algorithm: ConvAlgorithm? = nil) throws {
+                algorithm: ConvAlgorithm? = nil, allowWinograd: Bool = true) throws {
         try descriptor.validate("Conv2DPlan")
         let automatic = Conv2DPlan.automaticAlgorithm(for: descriptor)
         if algorithm == .gemm1x1 && automatic != .gemm1x1 {
             throw TesseraError.invalidArgument(
                 operation: "Conv2DPlan",
                 message: "algorithm gemm-1x1 needs a 1×1 kernel, stride 1 and no padding; got \(descriptor.kernelHeight)×\(descriptor.kernelWidth), stride \(descriptor.strideHeight)×\(descriptor.strideWidth), \(descriptor.padding)")
+        }
+        if let algorithm, algorithm.winogradTransform != nil, !WinogradConvolution.applies(descriptor) {
+            throw TesseraError.invalidArgument(
+                operation: "Conv2DPlan",
+                message: "algorithm \(algorithm.rawValue) needs a 3×3 kernel, stride 1, dilation 1 and one group; got \(descriptor.kernelHeight)×\(descriptor.kernelWidth), stride \(descriptor.strideHeight)×\(descriptor.strideWidth), dilation \(descriptor.dilationHeight)×\(descriptor.dilationWidth), groups \(descriptor.groups)")
         }
         self.algorithm = algorithm ?? automatic
         chosenAutomatically = algorithm == nil
@@ -91,6 +121,9 @@ public final class Conv2DPlan: @unchecked Sendable {
         self.relu = relu
         self.bias = bias
         biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels])
+        let automaticWinograd = algorithm == nil && allowWinograd && WinogradConvolution.automaticallyApplies(descriptor)
+        winograd = try (automaticWinograd ? WinogradTransform.f4x4 : self.algorithm.winogradTransform)
+            .map { try WinogradConvolution(weights: weights, transform: $0) }
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
         packedWeights = try (0..<descriptor.groups).map { g in
@@ -112,12 +145,13 @@ public final class Conv2DPlan: @unchecked Sendable {
                 try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
             }
         }
+        try winograd?.update(weights: weights)
         if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }
         self.bias = bias
     }
 
     /// Bytes of packed weights the plan holds.
-    public var packedWeightBytes: Int { packedWeights.reduce(0) { $0 + $1.byteCount } }
+    public var packedWeightBytes: Int { packedWeights.reduce(0) { $0 + $1.byteCount } + (winograd?.packedWeightBytes ?? 0) }
 
     /// y = conv(x) + bias (then ReLU if the plan fuses it). `x` is N×C×H×W.
     public func forward(_ x: Tensor, threads: Int? = nil) throws -> Tensor {
@@ -131,6 +165,11 @@ public final class Conv2DPlan: @unchecked Sendable {
         return try Tensor(shape: g.outputShape) { yb in
             try x.withUnsafeBufferPointer { xb in
                 try biasOrZeros.withUnsafeBufferPointer { bb in
+                    if let winograd, algorithm.winogradTransform != nil {
+                        winograd.forward(xb.baseAddress!, g, bias: hasBias ? bb.baseAddress! : nil, relu: relu,
+                                         y: yb.baseAddress!, threads: threads)
+                        return
+                    }
                     if algorithm == .directIndirect {
                         // One call covers the whole batch (one group).
                         let offsets = directTapOffsets(g)
