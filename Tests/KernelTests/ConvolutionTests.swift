@@ -163,22 +163,22 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertThrowsError(try Conv2DPlan(descriptor: strided, weights: try Tensor(shape: strided.weightShape), algorithm: .winograd4x4))
     }
 
-    /// The automatic choice takes F(4×4) for wide layers on images of 14×14 and more, unless forbidden.
+    /// The automatic choice takes F(4×4) for wide layers on images of 28×28 and more, unless forbidden.
     func testAutomaticWinogradChoice() throws {
         let d = Conv2DDescriptor(inChannels: 256, outChannels: 512, kernel: 3, padding: 1)
         let w = try Tensor(shape: d.weightShape, seed: 1, low: -0.1, high: 0.1)
         let plan = try Conv2DPlan(descriptor: d, weights: w)
         XCTAssertEqual(plan.algorithm, .implicitGEMM)
-        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 16]), .winograd4x4)
-        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 7, 7]), .implicitGEMM)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 28, 30]), .winograd4x4)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 14]), .implicitGEMM)
         let forbidden = try Conv2DPlan(descriptor: d, weights: w, allowWinograd: false)
-        XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 14, 16]), .implicitGEMM)
+        XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 28, 30]), .implicitGEMM)
         XCTAssertLessThan(forbidden.packedWeightBytes, plan.packedWeightBytes)
         let small = Conv2DDescriptor(inChannels: 64, outChannels: 64, kernel: 3, padding: 1)
         XCTAssertNotEqual(try Conv2DPlan(descriptor: small, weights: try Tensor(shape: small.weightShape))
             .algorithm(forInputShape: [1, 64, 56, 56]), .winograd4x4)
         // The automatic Winograd result against the reference, with F(4×4)'s bound.
-        let x = try Tensor(shape: [1, 256, 14, 15], seed: 2)
+        let x = try Tensor(shape: [1, 256, 28, 29], seed: 2)
         let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, descriptor: d)
         let y = try plan.forward(x)
         var worst: Float = 0

@@ -59,7 +59,7 @@ public final class Conv2DPlan: @unchecked Sendable {
 
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
     /// `implicitGEMM` to `directIndirect` where that path applies, or to `winograd4x4` where the plan
-    /// holds Winograd weights and the output is at least 14×14; a `directIndirect` request falls back
+    /// holds Winograd weights and the output is at least 28×28; a `directIndirect` request falls back
     /// to `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
         let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
@@ -75,7 +75,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
         // Measured (Bench conv-winograd, perf/winograd.md): F(4×4) wins from C·O ≥ 256·512 on outputs of
-        // 14×14 and more (VGG conv4_x, conv5_x); on smaller images most of each 8-tile SIMD group is padding.
+        // 28×28 and more (VGG conv4_x); on 14×14 it is a toss-up, on smaller images most of each 8-tile SIMD group is padding.
         case .implicitGEMM where chosenAutomatically && winograd != nil
             && g.outHeight >= WinogradConvolution.automaticMinimumOutput && g.outWidth >= WinogradConvolution.automaticMinimumOutput:
             return .winograd4x4

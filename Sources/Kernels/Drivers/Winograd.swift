@@ -17,7 +17,7 @@ final class WinogradConvolution: @unchecked Sendable {
     /// The automatic choice takes F(4×4) from this many input × output channels (VGG conv4_1 on)…
     static let automaticMinimumChannelProduct = 256 * 512
     /// …and outputs at least this high and wide.
-    static let automaticMinimumOutput = 14
+    static let automaticMinimumOutput = 28
 
     /// Whether the automatic choice prepares Winograd weights for this descriptor.
     static func automaticallyApplies(_ d: Conv2DDescriptor) -> Bool {
