@@ -30,7 +30,10 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
     static let maximumChunkFloats = 1 << 21
 
     /// Creates the plan from the forward convolution's OIHW weights.
-    public init(descriptor d: Conv2DDescriptor, weights: Tensor, algorithm: ConvBackwardDataAlgorithm? = nil) throws {
+    /// - Parameter allowWinograd: whether the rotated-kernel convolution may take Winograd where its
+    ///   automatic choice would (see `Conv2DPlan`).
+    public init(descriptor d: Conv2DDescriptor, weights: Tensor, algorithm: ConvBackwardDataAlgorithm? = nil,
+                allowWinograd: Bool = true) throws {
         try d.validate("Conv2DBackwardDataPlan")
         try ConvGeometry.check(weights.shape, equals: d.weightShape, "weights", "Conv2DBackwardDataPlan")
         descriptor = d
@@ -55,7 +58,7 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
                 inChannels: d.outChannels, outChannels: d.inChannels, kernelHeight: kh, kernelWidth: kw,
                 strideHeight: 1, strideWidth: 1, padding: rotatedPadding,
                 dilationHeight: d.dilationHeight, dilationWidth: d.dilationWidth, groups: d.groups)
-            rotated = try Conv2DPlan(descriptor: transposed, weights: w)
+            rotated = try Conv2DPlan(descriptor: transposed, weights: w, allowWinograd: allowWinograd)
             transposedWeights = []
         } else {
             rotated = nil

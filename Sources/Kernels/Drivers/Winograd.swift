@@ -41,16 +41,19 @@ final class WinogradConvolution: @unchecked Sendable {
         }
     }
 
-    /// U laid out by position: U[ξ][o][c] = (G·w[o,c]·Gᵀ)[ξ].
+    /// U laid out by position: U[ξ][o][c] = (G·w[o,c]·Gᵀ)[ξ]; parallel over output channels.
     static func transformed(_ weights: Tensor, _ tf: WinogradTransform) -> [Float] {
         let o = weights.shape[0], c = weights.shape[1], a2 = tf.alpha * tf.alpha
         var u = [Float](repeating: 0, count: a2 * o * c)
         weights.withUnsafeBufferPointer { w in
             u.withUnsafeMutableBufferPointer { ub in
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: a2) { tile in
-                    for oc in 0..<(o * c) {
-                        tf.filter(w.baseAddress! + oc * 9, into: tile.baseAddress!)
-                        for x in 0..<a2 { ub[x * o * c + oc] = tile[x] }
+                let wp = w.baseAddress!, up = ub.baseAddress!
+                Scheduler.parallelFor(tiles: o, work: Double(o * c) * 400) { oc in
+                    withUnsafeTemporaryAllocation(of: Float.self, capacity: a2) { tile in
+                        for ci in 0..<c {
+                            tf.filter(wp + (oc * c + ci) * 9, into: tile.baseAddress!)
+                            for x in 0..<a2 { up[x * o * c + oc * c + ci] = tile[x] }
+                        }
                     }
                 }
             }

@@ -41,14 +41,20 @@ struct WinogradTransform: Sendable {
              0, 1, 1, 4, 4, 0,
              0, 1, -1, 8, -8, 1])
 
-    /// U = G·g·Gᵀ for one 3×3 filter (row-major `w`), in Double, written as α² floats.
+    /// U = G·g·Gᵀ for one 3×3 filter (row-major `w`), accumulated in Double, written as α² floats.
     func filter(_ w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
-        var t = [Double](repeating: 0, count: alpha * 3)   // G·g
-        for i in 0..<alpha {
-            for j in 0..<3 { t[i * 3 + j] = (0..<3).reduce(0.0) { $0 + g[i * 3 + $1] * Double(w[$1 * 3 + j]) } }
-        }
-        for i in 0..<alpha {
-            for j in 0..<alpha { u[i * alpha + j] = Float((0..<3).reduce(0.0) { $0 + t[i * 3 + $1] * g[j * 3 + $1] }) }
+        let a = alpha
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * a) { t in
+            g.withUnsafeBufferPointer { g in
+                for i in 0..<a {   // t = G·w (α×3)
+                    let g0 = g[i * 3], g1 = g[i * 3 + 1], g2 = g[i * 3 + 2]
+                    for j in 0..<3 { t[i * 3 + j] = g0 * Double(w[j]) + g1 * Double(w[3 + j]) + g2 * Double(w[6 + j]) }
+                }
+                for i in 0..<a {   // u = t·Gᵀ (α×α)
+                    let t0 = t[i * 3], t1 = t[i * 3 + 1], t2 = t[i * 3 + 2]
+                    for j in 0..<a { u[i * a + j] = Float(t0 * g[j * 3] + t1 * g[j * 3 + 1] + t2 * g[j * 3 + 2]) }
+                }
+            }
         }
     }
 }
