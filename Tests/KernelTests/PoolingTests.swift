@@ -80,6 +80,9 @@ final class PoolingTests: XCTestCase {
     func testMaxPoolTiesNaNAndInfinities() throws {
         for d in Self.windows {
             try checkMax([2, 2, 19, 41], d, specials: true)
+            // Narrow rows (VGG pool5's 14 wide): the groups of 4 outputs, values-only and with indices.
+            try checkMax([2, 3, 14, 14], d, specials: true)
+            try checkMax([1, 2, 8, 11], d, specials: true)
         }
     }
 

@@ -200,6 +200,16 @@ func maxPool2x2s2Plane(
             let a = load8(r0, 2 * oj), b = load8(r1, 2 * oj)
             let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
             var best = a.evenHalf
+            guard let indices else {
+                // Values only, as in the groups of 8: a plain max, NaN if any NaN in the window.
+                let nan = (best .!= best) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11)
+                best.replace(with: p01, where: p01 .> best)
+                best.replace(with: p10, where: p10 .> best)
+                best.replace(with: p11, where: p11 .> best)
+                best.replace(with: .nan, where: nan)
+                UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
+                return
+            }
             var wins = maxWins4(p01, best); best.replace(with: p01, where: wins)
             var index = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(2 * oi * w + 2 * oj)
             let base = index
@@ -207,7 +217,7 @@ func maxPool2x2s2Plane(
             wins = maxWins4(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
             wins = maxWins4(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
             UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
-            if let indices { UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD4<Int32>.self) }
+            UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD4<Int32>.self)
         }
         while oj < ow {
             let first = 2 * oi * w + 2 * oj
