@@ -128,6 +128,13 @@ final class ConvolutionBackwardTests: XCTestCase {
             try forward.update(weights: w2, bias: b2)
             XCTAssertEqual(try forward.forward(x).scalars,
                            try Conv2DPlan(descriptor: d, weights: w2, bias: b2, relu: true).forward(x).scalars, "\(d)")
+            if d.groups == 1 && d.strideHeight == 1 {
+                // Winograd's transformed weights are refreshed too.
+                let winograd = try Conv2DPlan(descriptor: d, weights: w1, algorithm: .winograd4x4)
+                try winograd.update(weights: w2, bias: b2)
+                XCTAssertEqual(try winograd.forward(x).scalars,
+                               try Conv2DPlan(descriptor: d, weights: w2, bias: b2, algorithm: .winograd4x4).forward(x).scalars)
+            }
             try forward.update(weights: w1, bias: nil)
             XCTAssertEqual(try forward.forward(x).scalars, try Conv2DPlan(descriptor: d, weights: w1, relu: true).forward(x).scalars)
             for a in ConvBackwardDataAlgorithm.allCases where a == .gemmCol2im || d.strideHeight == 1 {

@@ -33,66 +33,59 @@ enum ConvSuite {
     // VGG-16's conv3_3, conv4_3 and conv5_2/5_3 repeat the shapes of conv3_2, conv4_2 and conv5_1.
 
     static let suite = Suite(name: "conv") { ctx in
-        for l in layers where ctx.wants("conv", l.name) {
-            ctx.reporter.progress("conv/\(l.name)")
-            let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: l.kernel,
-                                     stride: l.stride, padding: l.padding)
-            let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
-            let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
-            let b = try Tensor(shape: [l.outChannels], seed: 3)
-            let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true)
-            let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
-            Workspace.resetPeak()
-            let y = try plan.forward(x)
-            let scratch = Double(Workspace.peakBytes)
-            let error = spotCheck(x, w, b, y, g)
-            if error > 1e-6 * Double(g.reductionLength).squareRoot() {
-                throw BenchError.validation("conv/\(l.name): normalized error \(error)")
-            }
-            for threads in ctx.threadCounts {
-                let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: ctx.options.quick ? 0.1 : 0.5) {
-                    _ = try! plan.forward(x, threads: threads)
-                }
-                let gflops = g.flops / t / 1e9
-                ctx.reporter.record(CaseResult(
-                    suite: "conv", name: l.name, threads: threads, seconds: t, gflops: gflops,
-                    peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
-                    algorithm: "\((try? plan.algorithm(forInputShape: x.shape))?.rawValue ?? "?") + \(GEMMMicroKernel.active.rawValue)",
-                    shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)",
-                    scratchBytes: scratch))
-            }
-        }
+        for l in layers where ctx.wants("conv", l.name) { try measure(ctx, l, algorithm: nil) }
     }
 
     /// The opt-in Winograd variants on every 3×3 stride-1 layer, beside the automatic choice.
     static let winograd = Suite(name: "conv-winograd") { ctx in
         for l in layers where l.kernel == 3 && l.stride == 1 {
             for a in [ConvAlgorithm.winograd2x2, .winograd4x4] where ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
-                ctx.reporter.progress("conv/\(l.name)/\(a.rawValue)")
-                let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: 3, padding: l.padding)
-                let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
-                let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
-                let b = try Tensor(shape: [l.outChannels], seed: 3)
-                let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
-                let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
-                Workspace.resetPeak()
-                let y = try plan.forward(x)
-                let scratch = Double(Workspace.peakBytes)
-                let error = spotCheck(x, w, b, y, g)
-                let bound = a == .winograd2x2 ? 2e-6 * Double(g.reductionLength).squareRoot() : 2e-5
-                if error > bound { throw BenchError.validation("conv/\(l.name)/\(a.rawValue): normalized error \(error) > \(bound)") }
-                for threads in ctx.threadCounts {
-                    let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: ctx.options.quick ? 0.1 : 0.5) {
-                        _ = try! plan.forward(x, threads: threads)
-                    }
-                    let gflops = g.flops / t / 1e9
-                    ctx.reporter.record(CaseResult(
-                        suite: "conv", name: "\(l.name)/\(a.rawValue)", threads: threads, seconds: t, gflops: gflops,
-                        peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
-                        algorithm: "\(a.rawValue) (effective GFLOPS: direct-convolution flops ÷ time)",
-                        shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k3s1p\(l.padding)", scratchBytes: scratch))
-                }
+                try measure(ctx, l, algorithm: a)
             }
+        }
+    }
+
+    /// SPEC §4's bound for the algorithm that ran: F(2×2) 2× the direct bound, F(4×4) 2e-5.
+    static func bound(_ a: ConvAlgorithm, _ g: ConvGeometry) -> Double {
+        let direct = 1e-6 * Double(g.reductionLength).squareRoot()
+        switch a {
+        case .winograd2x2: return 2 * direct
+        case .winograd4x4: return 2e-5
+        default: return direct
+        }
+    }
+
+    /// One layer through a plan (the automatic choice, or `algorithm`): validated against Double sums,
+    /// then timed at each thread count. Effective GFLOPS = direct-convolution flops ÷ time.
+    static func measure(_ ctx: BenchContext, _ l: Layer, algorithm: ConvAlgorithm?) throws {
+        let name = l.name + (algorithm.map { "/\($0.rawValue)" } ?? "")
+        ctx.reporter.progress("conv/\(name)")
+        let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: l.kernel,
+                                 stride: l.stride, padding: l.padding)
+        let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
+        let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
+        let b = try Tensor(shape: [l.outChannels], seed: 3)
+        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: algorithm)
+        let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
+        let ran = try plan.algorithm(forInputShape: x.shape)
+        Workspace.resetPeak()
+        let y = try plan.forward(x)
+        let scratch = Double(Workspace.peakBytes)
+        let error = spotCheck(x, w, b, y, g)
+        if error > bound(ran, g) {
+            throw BenchError.validation("conv/\(name): normalized error \(error) > \(bound(ran, g)) (\(ran.rawValue))")
+        }
+        for threads in ctx.threadCounts {
+            let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: ctx.options.quick ? 0.1 : 0.5) {
+                _ = try! plan.forward(x, threads: threads)
+            }
+            let gflops = g.flops / t / 1e9
+            ctx.reporter.record(CaseResult(
+                suite: "conv", name: name, threads: threads, seconds: t, gflops: gflops,
+                peakFraction: gflops / ctx.peak.fma(threads: threads), maxError: error,
+                algorithm: "\(ran.rawValue) + \(GEMMMicroKernel.active.rawValue)",
+                shape: "\(l.inChannels)x\(l.size)x\(l.size)->\(l.outChannels)k\(l.kernel)s\(l.stride)p\(l.padding)",
+                scratchBytes: scratch))
         }
     }
 

@@ -45,7 +45,8 @@ public final class Conv2DPlan: @unchecked Sendable {
     public let descriptor: Conv2DDescriptor
     /// Whether ReLU is fused into the output.
     public let relu: Bool
-    private let packedWeights: [PackedMatrixA]   // one per group: (O/G) × (C/G·kh·kw)
+    /// One per group: (O/G) × (C/G·kh·kw). Empty when the caller asked for Winograd, which never falls back.
+    private let packedWeights: [PackedMatrixA]
     private var bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
@@ -67,6 +68,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     }
 
     func resolvedAlgorithm(_ g: ConvGeometry) -> ConvAlgorithm {
+        if algorithm.winogradTransform != nil { return algorithm }
         let direct = g.groups == 1 && DirectConvolution.applies(g, weights: packedWeights[0])
         switch algorithm {
         // Measured here (perf/conv-vs-peers.md): the direct path wins while packing B would cost as much
@@ -126,7 +128,8 @@ public final class Conv2DPlan: @unchecked Sendable {
             .map { try WinogradConvolution(weights: weights, transform: $0) }
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
-        packedWeights = try (0..<descriptor.groups).map { g in
+        // The automatic choice keeps the GEMM packing beside Winograd's, for images under its crossover.
+        packedWeights = self.algorithm.winogradTransform != nil ? [] : try (0..<descriptor.groups).map { g in
             try weights.withUnsafeBufferPointer { w in
                 try PackedMatrixA(m: og, k: k, a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
             }
@@ -138,14 +141,18 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// run while another thread calls `forward` on this plan.
     public func update(weights: Tensor, bias: Tensor?) throws {
         try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2DPlan.update")
+        try weights.withUnsafeBufferPointer { try update(weights: $0, bias: bias) }
+    }
+
+    /// `update` from OIHW weights in a buffer of exactly `descriptor.weightShape`'s count.
+    func update(weights w: UnsafeBufferPointer<Float>, bias: Tensor?) throws {
         if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2DPlan.update") }
-        let og = descriptor.outChannels / descriptor.groups, k = packedWeights[0].k
-        try weights.withUnsafeBufferPointer { w in
-            for (g, packed) in packedWeights.enumerated() {
-                try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
-            }
+        let og = descriptor.outChannels / descriptor.groups
+        let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
+        for (g, packed) in packedWeights.enumerated() {
+            try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
         }
-        try winograd?.update(weights: weights)
+        try winograd?.update(weights: w.baseAddress!)
         if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }
         self.bias = bias
     }

@@ -53,7 +53,9 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
         let og = d.outChannels / d.groups, cg = d.inChannels / d.groups
         let kh = d.kernelHeight, kw = d.kernelWidth, taps = kh * kw
         if self.algorithm == .rotatedKernelConvolution {
-            let w = try Conv2DBackwardDataPlan.rotated(weights, d)
+            let w = try Tensor(shape: [d.inChannels, og, kh, kw]) { r in
+                weights.withUnsafeBufferPointer { Conv2DBackwardDataPlan.rotate($0.baseAddress!, d, into: r.baseAddress!) }
+            }
             let transposed = Conv2DDescriptor(
                 inChannels: d.outChannels, outChannels: d.inChannels, kernelHeight: kh, kernelWidth: kw,
                 strideHeight: 1, strideWidth: 1, padding: rotatedPadding,
@@ -74,30 +76,31 @@ public final class Conv2DBackwardDataPlan: @unchecked Sendable {
 
     /// W'[g·Cg + c, o, i, j] = W[g·Og + o, c, kh−1−i, kw−1−j]: the kernel rotated by 180° with its
     /// channel axes swapped, as the rotated-kernel convolution's OIHW weights.
-    static func rotated(_ weights: Tensor, _ d: Conv2DDescriptor) throws -> Tensor {
+    static func rotate(_ w: UnsafePointer<Float>, _ d: Conv2DDescriptor, into dst: UnsafeMutablePointer<Float>) {
         let og = d.outChannels / d.groups, cg = d.inChannels / d.groups, taps = d.kernelHeight * d.kernelWidth
-        return try Tensor(shape: [d.inChannels, og, d.kernelHeight, d.kernelWidth]) { wr in
-            weights.withUnsafeBufferPointer { wb in
-                for grp in 0..<d.groups {
-                    for c in 0..<cg {
-                        for o in 0..<og {
-                            let src = wb.baseAddress! + ((grp * og + o) * cg + c) * taps
-                            let dst = wr.baseAddress! + ((grp * cg + c) * og + o) * taps
-                            for t in 0..<taps { dst[t] = src[taps - 1 - t] }
-                        }
-                    }
+        for grp in 0..<d.groups {
+            for c in 0..<cg {
+                for o in 0..<og {
+                    let from = w + ((grp * og + o) * cg + c) * taps, to = dst + ((grp * cg + c) * og + o) * taps
+                    for t in 0..<taps { to[t] = from[taps - 1 - t] }
                 }
             }
         }
     }
 
     /// Replaces the weights with new values of the same shape, re-packing them into the plan's
-    /// storage. Must not run while another thread calls `backward` on this plan.
+    /// storage (the rotation goes through pooled scratch). Must not run while another thread calls
+    /// `backward` on this plan.
     public func update(weights: Tensor) throws {
         let d = descriptor
         try ConvGeometry.check(weights.shape, equals: d.weightShape, "weights", "Conv2DBackwardDataPlan.update")
         if let rotated {
-            try rotated.update(weights: try Conv2DBackwardDataPlan.rotated(weights, d), bias: nil)
+            try weights.withUnsafeBufferPointer { wb in
+                try Workspace.withScratch(count: wb.count) { r in
+                    Conv2DBackwardDataPlan.rotate(wb.baseAddress!, d, into: r)
+                    try rotated.update(weights: UnsafeBufferPointer(start: r, count: wb.count), bias: nil)
+                }
+            }
             return
         }
         let og = d.outChannels / d.groups, k = d.inChannels / d.groups * d.kernelHeight * d.kernelWidth

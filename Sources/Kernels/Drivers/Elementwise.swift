@@ -32,12 +32,18 @@ public enum Elementwise {
     /// dx = dy where x > 0, else 0 (0 at x == 0 and for NaN x).
     public static func reluBackward(_ dy: Tensor, input x: Tensor, threads: Int? = nil) throws -> Tensor {
         try ConvGeometry.check(dy.shape, equals: x.shape, "output gradient", "Elementwise.reluBackward")
+        return gradient(dy, times: x, threads: threads) { reluBackwardKernel($0, $1, count: $2) }
+    }
+
+    /// A copy of `dy` with `kernel(dx + i, other + i, count)` applied over fixed chunks (the shapes are checked by the caller).
+    static func gradient(_ dy: Tensor, times other: Tensor, threads: Int?,
+                         _ kernel: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void) -> Tensor {
         var dx = dy
-        x.withUnsafeBufferPointer { xb in
+        other.withUnsafeBufferPointer { ob in
             dx.withUnsafeMutableBufferPointer { db in
-                let xp = xb.baseAddress!, dp = db.baseAddress!
+                let op = ob.baseAddress!, dp = db.baseAddress!
                 forEachChunk(count: db.count, bytesPerElement: 12, threads: threads) { r in
-                    reluBackwardKernel(dp + r.lowerBound, xp + r.lowerBound, count: r.count)
+                    kernel(dp + r.lowerBound, op + r.lowerBound, r.count)
                 }
             }
         }
@@ -89,16 +95,7 @@ public enum Elementwise {
     /// Dropout backward: dy · mask.
     public static func dropoutBackward(_ dy: Tensor, mask: Tensor, threads: Int? = nil) throws -> Tensor {
         try ConvGeometry.check(mask.shape, equals: dy.shape, "mask", "Elementwise.dropoutBackward")
-        var dx = dy
-        mask.withUnsafeBufferPointer { mb in
-            dx.withUnsafeMutableBufferPointer { db in
-                let mp = mb.baseAddress!, dp = db.baseAddress!
-                forEachChunk(count: db.count, bytesPerElement: 12, threads: threads) { r in
-                    multiplyKernel(dp + r.lowerBound, mp + r.lowerBound, count: r.count)
-                }
-            }
-        }
-        return dx
+        return gradient(dy, times: mask, threads: threads) { multiplyKernel($0, $1, count: $2) }
     }
 }
 

@@ -32,41 +32,39 @@ final class WinogradConvolution: @unchecked Sendable {
 
     init(weights: Tensor, transform: WinogradTransform) throws {
         self.transform = transform
-        outChannels = weights.shape[0]
-        inChannels = weights.shape[1]
-        let u = WinogradConvolution.transformed(weights, transform)
-        let o = outChannels, c = inChannels
-        positions = try (0..<(transform.alpha * transform.alpha)).map { x in
-            try u.withUnsafeBufferPointer { try PackedMatrixA(m: o, k: c, a: UnsafeBufferPointer(rebasing: $0[(x * o * c)..<((x + 1) * o * c)]), lda: c) }
-        }
-    }
-
-    /// U laid out by position: U[ξ][o][c] = (G·w[o,c]·Gᵀ)[ξ]; parallel over output channels.
-    static func transformed(_ weights: Tensor, _ tf: WinogradTransform) -> [Float] {
-        let o = weights.shape[0], c = weights.shape[1], a2 = tf.alpha * tf.alpha
-        var u = [Float](repeating: 0, count: a2 * o * c)
-        weights.withUnsafeBufferPointer { w in
-            u.withUnsafeMutableBufferPointer { ub in
-                let wp = w.baseAddress!, up = ub.baseAddress!
-                Scheduler.parallelFor(tiles: o, work: Double(o * c) * 400) { oc in
-                    withUnsafeTemporaryAllocation(of: Float.self, capacity: a2) { tile in
-                        for ci in 0..<c {
-                            tf.filter(wp + (oc * c + ci) * 9, into: tile.baseAddress!)
-                            for x in 0..<a2 { up[x * o * c + oc * c + ci] = tile[x] }
-                        }
-                    }
+        let o = weights.shape[0], c = weights.shape[1], n = o * c
+        outChannels = o
+        inChannels = c
+        positions = try weights.withUnsafeBufferPointer { w in
+            try Workspace.withScratch(count: transform.alpha * transform.alpha * n) { u in
+                WinogradConvolution.transform(w.baseAddress!, outChannels: o, inChannels: c, transform, into: u)
+                return try (0..<(transform.alpha * transform.alpha)).map { x in
+                    try PackedMatrixA(m: o, k: c, a: UnsafeBufferPointer(start: u + x * n, count: n), lda: c)
                 }
             }
         }
-        return u
     }
 
-    /// Re-transforms new weights of the same shape into the packed storage.
-    func update(weights: Tensor) throws {
-        let u = WinogradConvolution.transformed(weights, transform)
+    /// U laid out by position: U[ξ][o][c] = (G·w[o,c]·Gᵀ)[ξ], from OIHW 3×3 weights; parallel over output channels.
+    static func transform(_ w: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int, _ tf: WinogradTransform,
+                          into u: UnsafeMutablePointer<Float>) {
+        let a2 = tf.alpha * tf.alpha
+        Scheduler.parallelFor(tiles: o, work: Double(o * c) * 400) { oc in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: a2) { tile in
+                for ci in 0..<c {
+                    tf.filter(w + (oc * c + ci) * 9, into: tile.baseAddress!)
+                    for x in 0..<a2 { u[x * o * c + oc * c + ci] = tile[x] }
+                }
+            }
+        }
+    }
+
+    /// Re-transforms new OIHW weights of the same shape into the packed storage (scratch from the pool).
+    func update(weights w: UnsafePointer<Float>) throws {
         let n = outChannels * inChannels
-        try u.withUnsafeBufferPointer { ub in
-            for (x, p) in positions.enumerated() { try p.repack(a: UnsafeBufferPointer(rebasing: ub[(x * n)..<((x + 1) * n)]), lda: inChannels) }
+        try Workspace.withScratch(count: transform.alpha * transform.alpha * n) { u in
+            WinogradConvolution.transform(w, outChannels: outChannels, inChannels: inChannels, transform, into: u)
+            for (x, p) in positions.enumerated() { try p.repack(a: UnsafeBufferPointer(start: u + x * n, count: n), lda: inChannels) }
         }
     }
 
