@@ -119,8 +119,8 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(Workspace.peakBytes, expansion, "im2col-gemm does hold the whole expansion")
     }
 
-    /// Winograd F(2×2) and F(4×4) against the reference (SPEC §4: F(2×2) ≤ 2× the direct bound,
-    /// F(4×4) ≤ 2e-5): tile edges at odd sizes, 1×1 and 2×2 images, channel counts that are not
+    /// Winograd F(2×2), F(4×4) and F(6×6) against the reference (SPEC §4: F(2×2) ≤ 2× the direct
+    /// bound, F(4×4) ≤ 2e-5, F(6×6) ≤ 1e-4): tile edges at odd sizes, 1×1 and 2×2 images, channel counts that are not
     /// multiples of 8, batch 3, asymmetric padding, and VGG-16 / ResNet-50 3×3 shapes at reduced size.
     func testWinograd() throws {
         let cases: [([Int], Conv2DDescriptor)] = [
@@ -145,7 +145,7 @@ final class ConvolutionTests: XCTestCase {
             for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
                 GEMMMicroKernel.active = kernel
                 defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
-                for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5))] {
+                for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5)), (.winograd6x6, Float(1e-4))] {
                     let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
                     XCTAssertEqual(try plan.algorithm(forInputShape: shape), a)
                     let y = try plan.forward(x)

@@ -39,18 +39,19 @@ enum ConvSuite {
     /// The opt-in Winograd variants on every 3×3 stride-1 layer, beside the automatic choice.
     static let winograd = Suite(name: "conv-winograd") { ctx in
         for l in layers where l.kernel == 3 && l.stride == 1 {
-            for a in [ConvAlgorithm.winograd2x2, .winograd4x4] where ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
+            for a in [ConvAlgorithm.winograd2x2, .winograd4x4, .winograd6x6] where ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
                 try measure(ctx, l, algorithm: a)
             }
         }
     }
 
-    /// SPEC §4's bound for the algorithm that ran: F(2×2) 2× the direct bound, F(4×4) 2e-5.
+    /// SPEC §4's bound for the algorithm that ran: F(2×2) 2× the direct bound, F(4×4) 2e-5, F(6×6) 1e-4.
     static func bound(_ a: ConvAlgorithm, _ g: ConvGeometry) -> Double {
         let direct = 1e-6 * Double(g.reductionLength).squareRoot()
         switch a {
         case .winograd2x2: return 2 * direct
         case .winograd4x4: return 2e-5
+        case .winograd6x6: return 1e-4
         default: return direct
         }
     }

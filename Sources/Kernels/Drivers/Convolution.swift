@@ -20,12 +20,16 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     case winograd2x2 = "winograd-f2x2"
     /// Winograd F(4×4, 3×3), points 0, ±1, ±2: 4× fewer multiplications. Opt-in. Error ≤ 2e-5 (SPEC §4).
     case winograd4x4 = "winograd-f4x4"
+    /// Winograd F(6×6, 3×3), points 0, ±1, ±2, ±½: 5.06× fewer multiplications. Opt-in only, never
+    /// chosen automatically. Error ≤ 1e-4 (SPEC §4).
+    case winograd6x6 = "winograd-f6x6"
 
     /// The Winograd variant this algorithm names, if it is one.
     var winogradTransform: WinogradTransform? {
         switch self {
         case .winograd2x2: .f2x2
         case .winograd4x4: .f4x4
+        case .winograd6x6: .f6x6
         default: nil
         }
     }

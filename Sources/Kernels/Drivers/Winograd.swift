@@ -70,19 +70,26 @@ final class WinogradConvolution: @unchecked Sendable {
 
     var packedWeightBytes: Int { positions.reduce(0) { $0 + $1.byteCount } }
 
-    /// Scratch floats for one image of this geometry: the padded copy, V and M.
+    /// Scratch floats for one image of this geometry: the channel-blocked padded copy, V and M.
     func scratchCount(_ g: ConvGeometry) -> Int {
         let b = blocking(g)
-        return g.inChannels * b.paddedHeight * b.paddedWidth + transform.alpha * transform.alpha * (inChannels + outChannels) * b.blockColumns + 8
+        return b.paddedChannels * b.paddedHeight * b.paddedWidth
+            + transform.alpha * transform.alpha * (positionStride(b.blockColumns, b.paddedChannels) + positionStride(outChannels, b.blockColumns))
     }
 
-    private func blocking(_ g: ConvGeometry) -> (tilesH: Int, tilesW: Int, tilesWPadded: Int, paddedHeight: Int, paddedWidth: Int,
+    /// Floats from one transform position's matrix (rows × columns) to the next. The transforms touch
+    /// all α² positions per tile; at a stride that is a multiple of 4 KiB those α² accesses would
+    /// share one L1 set (12 ways), so each position is shifted by one more cache line.
+    private func positionStride(_ rows: Int, _ columns: Int) -> Int { rows * columns + 16 }
+
+    /// Tiles form one row-major grid; a block is `rowsPerBlock` tile rows, whose V (tiles × channels
+    /// rounded up to 8) and M (O × tiles rounded up to 8) stay in cache between the three steps.
+    private func blocking(_ g: ConvGeometry) -> (tilesH: Int, tilesW: Int, paddedChannels: Int, paddedHeight: Int, paddedWidth: Int,
                                                   rowsPerBlock: Int, blockColumns: Int) {
-        let m = transform.m, a2 = transform.alpha * transform.alpha
+        let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8
         let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m
-        let tilesWPadded = (tilesW + 7) / 8 * 8
-        let rowsPerBlock = max(1, min(tilesH, WinogradConvolution.maximumBlockFloats / (a2 * max(inChannels, outChannels) * tilesWPadded)))
-        return (tilesH, tilesW, tilesWPadded, tilesH * m + 2, tilesWPadded * m + 2, rowsPerBlock, rowsPerBlock * tilesWPadded)
+        let rowsPerBlock = max(1, min(tilesH, WinogradConvolution.maximumBlockFloats / (a2 * max(cPad, outChannels) * tilesW)))
+        return (tilesH, tilesW, cPad, tilesH * m + 2, tilesW * m + 2, rowsPerBlock, (rowsPerBlock * tilesW + 7) / 8 * 8)
     }
 
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
@@ -90,53 +97,65 @@ final class WinogradConvolution: @unchecked Sendable {
         let tf = transform, m = tf.m, a2 = tf.alpha * tf.alpha
         let c = inChannels, o = outChannels
         let b = blocking(g)
-        let plane = b.paddedHeight * b.paddedWidth, tb = b.blockColumns
-        let outPlane = g.outHeight * g.outWidth, inPlane = g.inHeight * g.inWidth
+        let cPad = b.paddedChannels, channelBlocks = cPad / 8, tb = b.blockColumns
+        let blockPlane = 8 * b.paddedHeight * b.paddedWidth, rowStride = 8 * b.paddedWidth
+        let outPlane = g.outHeight * g.outWidth
         Workspace.withScratch(count: scratchCount(g)) { scratch in
-            let padded = scratch, v = padded + c * plane, mm = v + a2 * c * tb
-            tf.bt.withUnsafeBufferPointer { bt in
-                tf.at.withUnsafeBufferPointer { at in
-                    for n in 0..<g.batch {
-                        // The zero-padded copy: every tile, the padding tiles past the edge included, reads inside it.
-                        Scheduler.parallelFor(tiles: c, work: Double(c * plane) * 8 * Scheduler.flopsPerByte, threads: threads) { ch in
-                            let dst = padded + ch * plane, src = x + (n * c + ch) * inPlane
-                            zeroFloats(dst, count: plane)
-                            for r in 0..<g.inHeight {
-                                copyFloats(dst + (r + g.padding.top) * b.paddedWidth + g.padding.left, src + r * g.inWidth, count: g.inWidth)
-                            }
-                        }
-                        for ty0 in stride(from: 0, to: b.tilesH, by: b.rowsPerBlock) {
-                            let rows = min(b.rowsPerBlock, b.tilesH - ty0), used = rows * b.tilesWPadded
-                            Scheduler.parallelFor(tiles: c, work: Double(c * used * a2 * tf.alpha * 4), threads: threads) { ch in
-                                for r in 0..<rows {
-                                    for tx0 in stride(from: 0, to: b.tilesW, by: 8) {
-                                        winogradInputTransform8(padded + ch * plane + (ty0 + r) * m * b.paddedWidth + tx0 * m,
-                                                                ld: b.paddedWidth, tf, bt: bt.baseAddress!,
-                                                                dst: v + ch * tb + r * b.tilesWPadded + tx0, positionStride: c * tb)
-                                    }
-                                }
-                            }
-                            // One GEMM per transform position, the positions spread over the threads.
-                            Scheduler.parallelFor(tiles: a2, work: 2 * Double(o) * Double(c) * Double(used * a2), threads: threads) { xi in
-                                try! GEMM.sgemm(packedA: positions[xi], n: used,
-                                                b: UnsafeBufferPointer(start: v + xi * c * tb, count: (c - 1) * tb + used), ldb: tb,
-                                                c: UnsafeMutableBufferPointer(start: mm + xi * o * tb, count: (o - 1) * tb + used), ldc: tb,
-                                                threads: 1)
-                            }
-                            Scheduler.parallelFor(tiles: o, work: Double(o * used * a2 * tf.alpha * 4), threads: threads) { oc in
-                                for r in 0..<rows {
-                                    let outRow = (ty0 + r) * m
-                                    for tx0 in stride(from: 0, to: b.tilesW, by: 8) {
-                                        winogradOutputTransform8(mm + oc * tb + r * b.tilesWPadded + tx0, positionStride: o * tb, tf,
-                                                                 at: at.baseAddress!, bias: bias?[oc] ?? 0, relu: relu,
-                                                                 dst: y + (n * o + oc) * outPlane + outRow * g.outWidth + tx0 * m,
-                                                                 ld: g.outWidth, tiles: min(8, b.tilesW - tx0),
-                                                                 rows: g.outHeight - outRow, columns: g.outWidth - tx0 * m)
-                                    }
-                                }
-                            }
+            let vStride = positionStride(tb, cPad), mStride = positionStride(o, tb)
+            let padded = scratch, v = padded + cPad * b.paddedHeight * b.paddedWidth, mm = v + a2 * vStride
+            for n in 0..<g.batch {
+                WinogradConvolution.padChannelBlocked(x + n * c * g.inHeight * g.inWidth, g, into: padded,
+                                                      paddedHeight: b.paddedHeight, paddedWidth: b.paddedWidth, threads: threads)
+                for ty0 in stride(from: 0, to: b.tilesH, by: b.rowsPerBlock) {
+                    let rows = min(b.rowsPerBlock, b.tilesH - ty0), count = rows * b.tilesW
+                    let used = (count + 7) / 8 * 8
+                    // V_ξ is tiles × channels: one task per (channel block, tile row).
+                    Scheduler.parallelFor(tiles: channelBlocks * rows, work: Double(cPad * count * a2 * tf.alpha * 4), threads: threads) { task in
+                        let cb = task % channelBlocks, r = task / channelBlocks
+                        let src = padded + cb * blockPlane + (ty0 + r) * m * rowStride
+                        for tx in 0..<b.tilesW {
+                            tf.inputC8(src + tx * m * 8, rowStride: rowStride,
+                                       dst: v + (r * b.tilesW + tx) * cPad + cb * 8, positionStride: vStride)
                         }
                     }
+                    // One GEMM per transform position, M_ξ = U_ξ·V_ξᵀ (O × tiles), the positions spread over the threads.
+                    Scheduler.parallelFor(tiles: a2, work: 2 * Double(o) * Double(c) * Double(used * a2), threads: threads) { xi in
+                        try! GEMM.sgemm(packedA: positions[xi], transB: .transpose, n: count,
+                                        b: UnsafeBufferPointer(start: v + xi * vStride, count: (count - 1) * cPad + c), ldb: cPad,
+                                        c: UnsafeMutableBufferPointer(start: mm + xi * mStride, count: (o - 1) * tb + count), ldc: tb,
+                                        threads: 1)
+                    }
+                    let first = ty0 * b.tilesW
+                    Scheduler.parallelFor(tiles: o, work: Double(o * used * a2 * tf.alpha * 4), threads: threads) { oc in
+                        for k in stride(from: 0, to: count, by: 8) {
+                            tf.output8(mm + oc * tb + k, positionStride: mStride, bias: bias?[oc] ?? 0, relu: relu,
+                                       plane: y + (n * o + oc) * outPlane, height: g.outHeight, width: g.outWidth,
+                                       WinogradTileGroup(first: first + k, count: min(8, count - k), tilesW: b.tilesW))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The zero-padded image in channel blocks of 8 (NCHW8c, channels past C zero), one image:
+    /// `dst[cb][r][col][8]` with the input at row `padding.top`, column `padding.left`. Full 8×8
+    /// blocks go through register transposes.
+    static func padChannelBlocked(_ x: UnsafePointer<Float>, _ g: ConvGeometry, into dst: UnsafeMutablePointer<Float>,
+                                  paddedHeight: Int, paddedWidth: Int, threads: Int?) {
+        let c = g.inChannels, inPlane = g.inHeight * g.inWidth, blockPlane = 8 * paddedHeight * paddedWidth
+        let blocks = (c + 7) / 8
+        Scheduler.parallelFor(tiles: blocks, work: Double(blocks * blockPlane) * 8 * Scheduler.flopsPerByte, threads: threads) { cb in
+            let out = dst + cb * blockPlane, channels = min(8, c - cb * 8), src = x + cb * 8 * inPlane
+            zeroFloats(out, count: blockPlane)
+            for r in 0..<g.inHeight {
+                let row = out + ((r + g.padding.top) * paddedWidth + g.padding.left) * 8, s = src + r * g.inWidth
+                var col = 0
+                if channels == 8 {
+                    while col + 8 <= g.inWidth { transpose8x8(s + col, inPlane, row + col * 8, 8); col += 8 }
+                }
+                for ch in 0..<channels {
+                    for cc in col..<g.inWidth { row[cc * 8 + ch] = s[ch * inPlane + cc] }
                 }
             }
         }

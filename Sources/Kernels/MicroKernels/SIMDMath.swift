@@ -30,12 +30,14 @@ func relu8(_ v: SIMD8<Float>) -> SIMD8<Float> {
     v.replacing(with: 0, where: v .< 0)
 }
 
-/// dst[j·ldd + i] = src[i·lds + j] for an 8×8 block: three rounds of even/odd lane splits
-/// (a perfect-shuffle transpose) on eight SIMD8 rows, so packing writes whole vectors.
+/// Eight SIMD8 registers: eight rows of an 8×8 block held in registers.
+typealias SIMD8x8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                     SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+/// The 8×8 transpose of eight SIMD8 rows: three rounds of even/odd lane splits (a perfect shuffle).
 @inline(__always)
-func transpose8x8(_ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {
-    var r0 = load8(src), r1 = load8(src + lds), r2 = load8(src + 2 * lds), r3 = load8(src + 3 * lds)
-    var r4 = load8(src + 4 * lds), r5 = load8(src + 5 * lds), r6 = load8(src + 6 * lds), r7 = load8(src + 7 * lds)
+func transposed8x8(_ r: SIMD8x8) -> SIMD8x8 {
+    var (r0, r1, r2, r3, r4, r5, r6, r7) = r
     for _ in 0..<3 {
         (r0, r1, r2, r3, r4, r5, r6, r7) = (
             SIMD8(lowHalf: r0.evenHalf, highHalf: r1.evenHalf), SIMD8(lowHalf: r2.evenHalf, highHalf: r3.evenHalf),
@@ -43,6 +45,16 @@ func transpose8x8(_ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutableP
             SIMD8(lowHalf: r0.oddHalf, highHalf: r1.oddHalf), SIMD8(lowHalf: r2.oddHalf, highHalf: r3.oddHalf),
             SIMD8(lowHalf: r4.oddHalf, highHalf: r5.oddHalf), SIMD8(lowHalf: r6.oddHalf, highHalf: r7.oddHalf))
     }
+    return (r0, r1, r2, r3, r4, r5, r6, r7)
+}
+
+/// dst[j·ldd + i] = src[i·lds + j] for an 8×8 block, so packing writes whole vectors.
+@inline(__always)
+func transpose8x8(_ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {
+    let (r0, r1, r2, r3, r4, r5, r6, r7) = transposed8x8((
+        load8(src), load8(src + lds), load8(src + 2 * lds), load8(src + 3 * lds),
+        load8(src + 4 * lds), load8(src + 5 * lds), load8(src + 6 * lds), load8(src + 7 * lds)))
     store8(r0, dst); store8(r1, dst + ldd); store8(r2, dst + 2 * ldd); store8(r3, dst + 3 * ldd)
     store8(r4, dst + 4 * ldd); store8(r5, dst + 5 * ldd); store8(r6, dst + 6 * ldd); store8(r7, dst + 7 * ldd)
 }
+

@@ -4,42 +4,69 @@
 struct WinogradTransform: Sendable {
     /// Outputs per tile side, and the input tile side α = m + 2.
     let m: Int, alpha: Int
-    /// Bᵀ (α×α), G (α×3), Aᵀ (m×α), row-major.
-    let bt: [Float], g: [Double], at: [Float]
+    /// G (α×3), row-major, in Double: the filter transform runs once per plan. Bᵀ and Aᵀ live as
+    /// straight-line code in `winogradInputColumn` / `winogradOutputColumn`.
+    let g: [Double]
 
     /// F(2×2, 3×3): points 0, ±1.
+    /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1].
     static let f2x2 = WinogradTransform(
         m: 2, alpha: 4,
-        bt: [1, 0, -1, 0,
-             0, 1, 1, 0,
-             0, -1, 1, 0,
-             0, 1, 0, -1],
         g: [1, 0, 0,
             0.5, 0.5, 0.5,
             0.5, -0.5, 0.5,
-            0, 0, 1],
-        at: [1, 1, 1, 0,
-             0, 1, -1, -1])
+            0, 0, 1])
 
     /// F(4×4, 3×3): points 0, ±1, ±2 (the integer points SPEC §3 allows; ±3 loses 3000× accuracy).
+    /// Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1],
+    /// Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
     static let f4x4 = WinogradTransform(
         m: 4, alpha: 6,
-        bt: [4, 0, -5, 0, 1, 0,
-             0, -4, -4, 1, 1, 0,
-             0, 4, -4, -1, 1, 0,
-             0, -2, -1, 2, 1, 0,
-             0, 2, -1, -2, 1, 0,
-             0, 4, 0, -5, 0, 1],
         g: [1.0 / 4, 0, 0,
             -1.0 / 6, -1.0 / 6, -1.0 / 6,
             -1.0 / 6, 1.0 / 6, -1.0 / 6,
             1.0 / 24, 1.0 / 12, 1.0 / 6,
             1.0 / 24, -1.0 / 12, 1.0 / 6,
-            0, 0, 1],
-        at: [1, 1, 1, 1, 1, 0,
-             0, 1, -1, 2, -2, 0,
-             0, 1, 1, 4, 4, 0,
-             0, 1, -1, 8, -8, 1])
+            0, 0, 1])
+
+    /// F(6×6, 3×3): points 0, ±1, ±2, ±½ (NNPACK's choice; ANCHORS.md §5: about 25× the error of
+    /// F(2×2), where ±3 would give 3000×). Matrices as Lavin & Gray derive them:
+    /// Bᵀ = [1 0 −21/4 0 21/4 0 −1 0; 0 1 1 −17/4 −17/4 1 1 0; 0 −1 1 17/4 −17/4 −1 1 0;
+    ///       0 1/2 1/4 −5/2 −5/4 2 1 0; 0 −1/2 1/4 5/2 −5/4 −2 1 0; 0 2 4 −5/2 −5 1/2 1 0;
+    ///       0 −2 4 5/2 −5 −1/2 1 0; 0 −1 0 21/4 0 −21/4 0 1],
+    /// Aᵀ row k = [k = 0 ? 1 : 0, 1, (−1)ᵏ, 2ᵏ, (−2)ᵏ, 2⁻ᵏ, (−2)⁻ᵏ, k = 5 ? 1 : 0].
+    static let f6x6 = WinogradTransform(
+        m: 6, alpha: 8,
+        g: [1, 0, 0,
+            -2.0 / 9, -2.0 / 9, -2.0 / 9,
+            -2.0 / 9, 2.0 / 9, -2.0 / 9,
+            1.0 / 90, 1.0 / 45, 2.0 / 45,
+            1.0 / 90, -1.0 / 45, 2.0 / 45,
+            32.0 / 45, 16.0 / 45, 8.0 / 45,
+            32.0 / 45, -16.0 / 45, 8.0 / 45,
+            0, 0, 1])
+
+    /// Input transform of one tile for 8 channels (`winogradInputTransformC8`) for this tile size.
+    func inputC8(_ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>, positionStride: Int) {
+        switch m {
+        case 2: winogradInputTransformF2x2C8(src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+        case 4: winogradInputTransformF4x4C8(src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+        default: winogradInputTransformF6x6C8(src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+        }
+    }
+
+    /// Output transform of a group of up to 8 tiles (`winogradOutputTransform8`) for this tile size.
+    func output8(_ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
+                 plane: UnsafeMutablePointer<Float>, height: Int, width: Int, _ group: WinogradTileGroup) {
+        switch m {
+        case 2: winogradOutputTransformF2x2x8(src, positionStride: positionStride, bias: bias, relu: relu,
+                                              plane: plane, height: height, width: width, group)
+        case 4: winogradOutputTransformF4x4x8(src, positionStride: positionStride, bias: bias, relu: relu,
+                                              plane: plane, height: height, width: width, group)
+        default: winogradOutputTransformF6x6x8(src, positionStride: positionStride, bias: bias, relu: relu,
+                                               plane: plane, height: height, width: width, group)
+        }
+    }
 
     /// U = G·g·Gᵀ for one 3×3 filter (row-major `w`), accumulated in Double, written as α² floats.
     func filter(_ w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
@@ -59,100 +86,226 @@ struct WinogradTransform: Sendable {
     }
 }
 
-/// Input transform of up to 8 horizontally adjacent tiles of one channel, SIMD8 across the tiles:
-/// v[ξ] = (Bᵀ·d·B)[ξ] for ξ = i·α + j, stored at `dst + ξ·positionStride` (8 floats, the tiles in
-/// order). `src` is the tile row's top-left in a zero-padded plane with row length `ld`; tile q starts
-/// m·q columns to the right. Lanes past the last real tile read padding and are stored but unused.
-@inline(never)
-func winogradInputTransform8(
-    _ src: UnsafePointer<Float>, ld: Int, _ tf: WinogradTransform, bt: UnsafePointer<Float>,
-    dst: UnsafeMutablePointer<Float>, positionStride: Int
-) {
-    let a = tf.alpha, m = tf.m
-    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * a * a) { buf in
-        let d = buf.baseAddress!, t = d + a * a
-        // d[i][j] lane q = row_i[m·q + j]: stride-m deinterleaves of contiguous loads (no scalar gathers);
-        // columns j ≥ m are columns j − m of the same deinterleave started m floats further.
-        for i in 0..<a {
-            let row = src + i * ld
-            var j = 0
-            while j < a {
-                deinterleave(row + j, m, into: d + i * a + j, count: min(m, a - j))
-                j += m
-            }
-        }
-        // t = Bᵀ·d
-        for i in 0..<a {
-            for j in 0..<a {
-                var s = SIMD8<Float>()
-                for k in 0..<a where bt[i * a + k] != 0 { s = madd(s, SIMD8(repeating: bt[i * a + k]), d[k * a + j]) }
-                t[i * a + j] = s
-            }
-        }
-        // v = t·B, B = (Bᵀ)ᵀ
-        for i in 0..<a {
-            for j in 0..<a {
-                var s = SIMD8<Float>()
-                for k in 0..<a where bt[j * a + k] != 0 { s = madd(s, SIMD8(repeating: bt[j * a + k]), t[i * a + k]) }
-                store8(s, dst + (i * a + j) * positionStride)
+/// Bᵀ·d for one column of α inputs (entries past α are ignored and returned as zero), as
+/// straight-line code with the constants of `WinogradTransform.bt` factored the way NNPACK does
+/// (shared sums of the ± point pairs). `m` is a compile-time constant at every call site.
+@inline(__always)
+func winogradInputColumn(_ m: Int, _ d: SIMD8x8) -> SIMD8x8 {
+    let z = SIMD8<Float>()
+    @inline(__always) func k(_ c: Float) -> SIMD8<Float> { SIMD8(repeating: c) }
+    switch m {
+    case 2:
+        return (d.0 - d.2, d.1 + d.2, d.2 - d.1, d.1 - d.3, z, z, z, z)
+    case 4:
+        let t1 = madd(d.4, k(-4), d.2), t2 = madd(d.3, k(-4), d.1)
+        let t3 = d.4 - d.2, t4 = k(2) * (d.3 - d.1)
+        return (madd(madd(d.4, k(4), d.0), k(-5), d.2), t1 + t2, t1 - t2, t3 + t4, t3 - t4,
+                madd(madd(d.5, k(4), d.1), k(-5), d.3), z, z)
+    default:
+        let t1 = madd(d.2 + d.6, k(-4.25), d.4), t2 = madd(d.1 + d.5, k(-4.25), d.3)
+        let t3 = madd(madd(d.6, k(0.25), d.2), k(-1.25), d.4), t4 = madd(madd(k(2) * d.5, k(0.5), d.1), k(-2.5), d.3)
+        let t5 = madd(d.6, k(4), madd(d.2, k(-1.25), d.4)), t6 = madd(madd(k(2) * d.1, k(0.5), d.5), k(-2.5), d.3)
+        return (madd(d.0 - d.6, k(5.25), d.4 - d.2), t1 + t2, t1 - t2, t3 + t4, t3 - t4, t5 + t6, t5 - t6,
+                madd(d.7 - d.1, k(5.25), d.3 - d.5))
+    }
+}
+
+/// Aᵀ·v for one column of α products; the first m entries of the result are the outputs.
+@inline(__always)
+func winogradOutputColumn(_ m: Int, _ v: SIMD8x8) -> SIMD8x8 {
+    let z = SIMD8<Float>()
+    @inline(__always) func k(_ c: Float) -> SIMD8<Float> { SIMD8(repeating: c) }
+    let s12 = v.1 + v.2, d12 = v.1 - v.2
+    switch m {
+    case 2:
+        return (v.0 + s12, d12 - v.3, z, z, z, z, z, z)
+    case 4:
+        let s34 = v.3 + v.4, d34 = v.3 - v.4
+        return (v.0 + s12 + s34, madd(d12, k(2), d34), madd(s12, k(4), s34), madd(d12, k(8), d34) + v.5, z, z, z, z)
+    default:
+        let s34 = v.3 + v.4, d34 = v.3 - v.4, s56 = v.5 + v.6, d56 = v.5 - v.6
+        return (v.0 + s12 + s34 + s56,
+                madd(madd(d12, k(2), d34), k(0.5), d56),
+                madd(madd(s12, k(4), s34), k(0.25), s56),
+                madd(madd(d12, k(8), d34), k(0.125), d56),
+                madd(madd(s12, k(16), s34), k(0.0625), s56),
+                madd(madd(d12, k(32), d34), k(0.03125), d56) + v.7,
+                z, z)
+    }
+}
+
+/// Element i of a SIMD8x8 (i a constant after inlining).
+@inline(__always)
+private func lane(_ t: SIMD8x8, _ i: Int) -> SIMD8<Float> {
+    switch i {
+    case 0: t.0
+    case 1: t.1
+    case 2: t.2
+    case 3: t.3
+    case 4: t.4
+    case 5: t.5
+    case 6: t.6
+    default: t.7
+    }
+}
+
+/// Where 8 consecutive tiles of a row-major grid of `tilesW` tiles per row start: tile k of the group
+/// (k < count) is tile `first + k`, at (ty·m)·ld + tx·m in its plane; tiles past `count` get offset −1.
+struct WinogradTileGroup {
+    /// Tile index (row-major over the whole grid) of the group's first tile, and the tiles it holds (1…8).
+    let first: Int, count: Int
+    /// Tiles per row of the grid.
+    let tilesW: Int
+
+    /// The group's tiles: offsets in a plane of row length `ld`, and (ty, tx) of each.
+    @inline(__always)
+    func forEachTile(m: Int, ld: Int, _ body: (_ k: Int, _ offset: Int, _ ty: Int, _ tx: Int) -> Void) {
+        var ty = first / tilesW, tx = first - (first / tilesW) * tilesW
+        for k in 0..<8 {
+            if k < count {
+                body(k, ty * m * ld + tx * m, ty, tx)
+                tx += 1
+                if tx == tilesW { tx = 0; ty += 1 }
+            } else {
+                body(k, -1, -1, -1)
             }
         }
     }
 }
 
-/// Output transform of up to 8 adjacent tiles of one output channel: y = Aᵀ·M·A from the α² products
-/// at `src + ξ·positionStride` (8 floats each), then bias and ReLU, written to the m×m blocks of the
-/// first `tiles` tiles at `dst` (row length `ld`), clipped to `rows` × `columns` valid outputs.
-@inline(never)
-func winogradOutputTransform8(
-    _ src: UnsafePointer<Float>, positionStride: Int, _ tf: WinogradTransform, at: UnsafePointer<Float>,
-    bias: Float, relu: Bool, dst: UnsafeMutablePointer<Float>, ld: Int, tiles: Int, rows: Int, columns: Int
+/// Input transform V = Bᵀ·d·B of one α×α tile for 8 channels at once, from the channel-blocked
+/// padded image (8 channels interleaved per pixel): `src` is the tile's top-left pixel, pixels 8
+/// floats apart and rows `rowStride` floats apart. Every load is a whole vector and the transforms are
+/// lane-wise, so there are no shuffles (across tiles, the stride-m gathers cost 8×8 transposes that
+/// the compiler scalarized). V[ξ] (8 channels) goes to `dst + ξ·positionStride`, ξ = i·α + j.
+@inline(__always)
+private func winogradInputTransformC8(
+    _ m: Int, _ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>, positionStride: Int
 ) {
-    let a = tf.alpha, m = tf.m
-    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: a * a + m * a + m * m) { buf in
-        let v = buf.baseAddress!, t = v + a * a, y = t + m * a
-        for x in 0..<(a * a) { v[x] = load8(src + x * positionStride) }
-        // t = Aᵀ·M (m×α)
-        for i in 0..<m {
-            for j in 0..<a {
-                var s = SIMD8<Float>()
-                for k in 0..<a where at[i * a + k] != 0 { s = madd(s, SIMD8(repeating: at[i * a + k]), v[k * a + j]) }
-                t[i * a + j] = s
-            }
+    let a = m + 2
+    // Row i of d·B (entries j < α).
+    @inline(__always) func row(_ i: Int) -> SIMD8x8 {
+        guard i < a else { return (SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8()) }
+        let r = src + i * rowStride
+        @inline(__always) func at(_ j: Int) -> SIMD8<Float> { j < a ? load8(r, 8 * j) : SIMD8() }
+        return winogradInputColumn(m, (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)))
+    }
+    let r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7)
+    for j in 0..<a {
+        let v = winogradInputColumn(m, (lane(r0, j), lane(r1, j), lane(r2, j), lane(r3, j),
+                                        lane(r4, j), lane(r5, j), lane(r6, j), lane(r7, j)))
+        for i in 0..<a { store8(lane(v, i), dst + (i * a + j) * positionStride) }
+    }
+}
+
+/// Output transform Y = Aᵀ·M·A of a group of up to 8 tiles of one output channel from the α² products
+/// at `src + ξ·positionStride` (8 floats each), then bias and ReLU, written into the output `plane`
+/// (`height` × `width`, row length `width`), each tile clipped to the plane. Groups of whole tiles are
+/// transposed back to rows in registers and stored m floats per tile.
+@inline(__always)
+private func winogradOutputTransform8(
+    _ m: Int, _ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
+    plane: UnsafeMutablePointer<Float>, height: Int, width: Int, _ group: WinogradTileGroup
+) {
+    let a = m + 2
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 24) { tiles in
+        let offset = tiles.baseAddress!, rows = offset + 8, columns = offset + 16
+        var whole = group.count == 8
+        group.forEachTile(m: m, ld: width) { k, o, ty, tx in
+            offset[k] = o
+            rows[k] = o < 0 ? 0 : min(m, height - ty * m)
+            columns[k] = o < 0 ? 0 : min(m, width - tx * m)
+            whole = whole && rows[k] == m && columns[k] == m
         }
-        // y = t·A (m×m), + bias, ReLU
+        // Row i of M·A (its first m entries), from the products M[i][j] at src + (i·α + j)·positionStride.
+        @inline(__always) func row(_ i: Int) -> SIMD8x8 {
+            guard i < a else { return (SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8()) }
+            let r = src + i * a * positionStride
+            @inline(__always) func at(_ j: Int) -> SIMD8<Float> { j < a ? load8(r + j * positionStride) : SIMD8() }
+            return winogradOutputColumn(m, (at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)))
+        }
+        let u0 = row(0), u1 = row(1), u2 = row(2), u3 = row(3), u4 = row(4), u5 = row(5), u6 = row(6), u7 = row(7)
+        // Column j of Y = Aᵀ·(M·A): entry i is Y[i][j].
+        @inline(__always) func column(_ j: Int) -> SIMD8x8 {
+            guard j < m else { return (SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8(), SIMD8()) }
+            return winogradOutputColumn(m, (lane(u0, j), lane(u1, j), lane(u2, j), lane(u3, j),
+                                            lane(u4, j), lane(u5, j), lane(u6, j), lane(u7, j)))
+        }
+        let y0 = column(0), y1 = column(1), y2 = column(2), y3 = column(3), y4 = column(4), y5 = column(5)
         let b = SIMD8<Float>(repeating: bias)
         for i in 0..<m {
-            for j in 0..<m {
-                var s = b
-                for k in 0..<a where at[j * a + k] != 0 { s = madd(s, SIMD8(repeating: at[j * a + k]), t[i * a + k]) }
-                y[i * m + j] = relu ? relu8(s) : s
+            @inline(__always) func out(_ y: SIMD8x8, _ j: Int) -> SIMD8<Float> {
+                guard j < m else { return SIMD8() }
+                let s = lane(y, i) + b
+                return relu ? relu8(s) : s
             }
-        }
-        for i in 0..<min(m, rows) {
-            let out = dst + i * ld
-            for q in 0..<tiles {
-                for j in 0..<min(m, columns - q * m) { out[q * m + j] = y[i * m + j][q] }
+            let y = (out(y0, 0), out(y1, 1), out(y2, 2), out(y3, 3), out(y4, 4), out(y5, 5), SIMD8<Float>(), SIMD8<Float>())
+            if whole {
+                let p = transposed8x8(y)   // entry k: tile k's m outputs of this row
+                for k in 0..<8 { storeFirst(m, lane(p, k), plane + offset[k] + i * width) }
+            } else {
+                for k in 0..<group.count where i < rows[k] {
+                    let row = plane + offset[k] + i * width
+                    for j in 0..<columns[k] { row[j] = lane(y, j)[k] }
+                }
             }
         }
     }
 }
 
-/// The first `count` of the m stride-m lanes of the 8·m floats at `p`: out[k] lane q = p[m·q + k]
-/// (m = 2 or 4), by even/odd splits of contiguous SIMD16 loads.
+/// Stores the first `count` (2, 4 or 6) lanes of `v` at `p`.
 @inline(__always)
-func deinterleave(_ p: UnsafePointer<Float>, _ m: Int, into out: UnsafeMutablePointer<SIMD8<Float>>, count: Int) {
-    let lo = SIMD16<Float>(lowHalf: load8(p), highHalf: load8(p, 8))
-    if m == 2 {
-        out[0] = lo.evenHalf
-        if count > 1 { out[1] = lo.oddHalf }
-        return
+private func storeFirst(_ count: Int, _ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    let raw = UnsafeMutableRawPointer(p)
+    switch count {
+    case 2: raw.storeBytes(of: v.lowHalf.lowHalf, as: SIMD2<Float>.self)
+    case 4: raw.storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+    default:
+        raw.storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+        raw.storeBytes(of: v.highHalf.lowHalf, toByteOffset: 16, as: SIMD2<Float>.self)
     }
-    let hi = SIMD16<Float>(lowHalf: load8(p, 16), highHalf: load8(p, 24))
-    let evens = SIMD16<Float>(lowHalf: lo.evenHalf, highHalf: hi.evenHalf)   // p[0, 2, …, 30]
-    let odds = SIMD16<Float>(lowHalf: lo.oddHalf, highHalf: hi.oddHalf)      // p[1, 3, …, 31]
-    out[0] = evens.evenHalf
-    if count > 1 { out[1] = odds.evenHalf }
-    if count > 2 { out[2] = evens.oddHalf }
-    if count > 3 { out[3] = odds.oddHalf }
+}
+
+// One non-inlined entry point per tile size, so that m is a constant inside each.
+
+/// F(2×2, 3×3) input transform of one tile, 8 channels (see `winogradInputTransformC8`).
+@inline(never)
+func winogradInputTransformF2x2C8(_ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>, positionStride: Int) {
+    winogradInputTransformC8(2, src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+}
+
+/// F(4×4, 3×3) input transform of one tile, 8 channels (see `winogradInputTransformC8`).
+@inline(never)
+func winogradInputTransformF4x4C8(_ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>, positionStride: Int) {
+    winogradInputTransformC8(4, src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+}
+
+/// F(6×6, 3×3) input transform of one tile, 8 channels (see `winogradInputTransformC8`).
+@inline(never)
+func winogradInputTransformF6x6C8(_ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>, positionStride: Int) {
+    winogradInputTransformC8(6, src, rowStride: rowStride, dst: dst, positionStride: positionStride)
+}
+
+/// F(2×2, 3×3) output transform of a group of up to 8 tiles (see `winogradOutputTransform8`).
+@inline(never)
+func winogradOutputTransformF2x2x8(_ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
+                                   plane: UnsafeMutablePointer<Float>, height: Int, width: Int, _ group: WinogradTileGroup) {
+    winogradOutputTransform8(2, src, positionStride: positionStride, bias: bias, relu: relu,
+                             plane: plane, height: height, width: width, group)
+}
+
+/// F(4×4, 3×3) output transform of a group of up to 8 tiles.
+@inline(never)
+func winogradOutputTransformF4x4x8(_ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
+                                   plane: UnsafeMutablePointer<Float>, height: Int, width: Int, _ group: WinogradTileGroup) {
+    winogradOutputTransform8(4, src, positionStride: positionStride, bias: bias, relu: relu,
+                             plane: plane, height: height, width: width, group)
+}
+
+/// F(6×6, 3×3) output transform of a group of up to 8 tiles.
+@inline(never)
+func winogradOutputTransformF6x6x8(_ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
+                                   plane: UnsafeMutablePointer<Float>, height: Int, width: Int, _ group: WinogradTileGroup) {
+    winogradOutputTransform8(6, src, positionStride: positionStride, bias: bias, relu: relu,
+                             plane: plane, height: height, width: width, group)
 }
