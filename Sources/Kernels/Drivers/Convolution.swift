@@ -55,7 +55,13 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
     private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
-    private let winograd: WinogradConvolution?
+    /// The Winograd convolution the caller asked for (`algorithm` is a Winograd variant).
+    private let explicitWinograd: WinogradConvolution?
+    /// OIHW weights kept for the Winograd variants the automatic choice builds on first use (only
+    /// where it may take one), and those variants, keyed by tile size m. Built lazily because the
+    /// variant depends on the image size and each holds α²/9 times the weights.
+    private var winogradSource: Tensor?
+    private let automaticWinograd = Locked<[Int: WinogradConvolution]>([:])
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
     /// `algorithm(forInputShape:)` says what runs for a given input.
@@ -63,9 +69,10 @@ public final class Conv2DPlan: @unchecked Sendable {
     private let chosenAutomatically: Bool
 
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
-    /// `implicitGEMM` to `directIndirect` where that path applies, or to `winograd4x4` where the plan
-    /// holds Winograd weights and the output is at least 28×28; a `directIndirect` request falls back
-    /// to `implicitGEMM` where it does not apply.
+    /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
+    /// picks a variant (F(4×4) from 28×28 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
+    /// to `directIndirect` where that path applies; a `directIndirect` request falls back to
+    /// `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
         let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
         return resolvedAlgorithm(g)
@@ -73,6 +80,10 @@ public final class Conv2DPlan: @unchecked Sendable {
 
     func resolvedAlgorithm(_ g: ConvGeometry) -> ConvAlgorithm {
         if algorithm.winogradTransform != nil { return algorithm }
+        // Measured crossovers: perf/winograd.md.
+        if chosenAutomatically, winogradSource != nil, let tf = WinogradConvolution.automaticTransform(g) {
+            return tf.m == 4 ? .winograd4x4 : .winograd2x2
+        }
         let direct = g.groups == 1 && DirectConvolution.applies(g, weights: packedWeights[0])
         switch algorithm {
         // Measured here (perf/conv-vs-peers.md): the direct path wins while packing B would cost as much
@@ -80,11 +91,6 @@ public final class Conv2DPlan: @unchecked Sendable {
         // output channels on, the packed implicit GEMM is faster.
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
-        // Measured (Bench conv-winograd, perf/winograd.md): F(4×4) wins from C·O ≥ 256·512 on outputs of
-        // 28×28 and more (VGG conv4_x); on 14×14 it is a toss-up, on smaller images most of each 8-tile SIMD group is padding.
-        case .implicitGEMM where chosenAutomatically && winograd != nil
-            && g.outHeight >= WinogradConvolution.automaticMinimumOutput && g.outWidth >= WinogradConvolution.automaticMinimumOutput:
-            return .winograd4x4
         case .directIndirect where !direct: return .implicitGEMM
         default: return algorithm
         }
@@ -104,7 +110,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     ///   - algorithm: overrides the automatic choice; `.gemm1x1` needs a 1×1, stride-1, unpadded
     ///     descriptor, the Winograd variants a 3×3, stride-1, undilated, single-group one.
     ///   - allowWinograd: with false, the automatic choice never takes Winograd (whose error bound is
-    ///     looser, SPEC §4) and the plan holds no Winograd weights.
+    ///     looser, SPEC §4) and the plan holds no Winograd weights. With true, a plan the automatic
+    ///     choice may run through Winograd keeps a copy of the weights and transforms them on the
+    ///     first call that needs a variant (one-time cost; the plan's memory grows by α²/9 × weights).
     public init(descriptor: Conv2DDescriptor, weights: Tensor, bias: Tensor? = nil, relu: Bool = false,
                 algorithm: ConvAlgorithm? = nil, allowWinograd: Bool = true) throws {
         try descriptor.validate("Conv2DPlan")
@@ -127,12 +135,15 @@ public final class Conv2DPlan: @unchecked Sendable {
         self.relu = relu
         self.bias = bias
         biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels])
-        let automaticWinograd = algorithm == nil && allowWinograd && WinogradConvolution.automaticallyApplies(descriptor)
-        winograd = try (automaticWinograd ? WinogradTransform.f4x4 : self.algorithm.winogradTransform)
-            .map { try WinogradConvolution(weights: weights, transform: $0) }
+        explicitWinograd = try self.algorithm.winogradTransform.map { try WinogradConvolution(weights: weights, transform: $0) }
+        if algorithm == nil && allowWinograd && WinogradConvolution.automaticallyApplies(descriptor) {
+            winogradSource = try weights.withUnsafeBufferPointer { w in
+                try Tensor(shape: weights.shape) { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
+            }
+        }
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
-        // The automatic choice keeps the GEMM packing beside Winograd's, for images under its crossover.
+        // The automatic choice keeps the GEMM packing beside Winograd's, for images under its crossovers.
         packedWeights = self.algorithm.winogradTransform != nil ? [] : try (0..<descriptor.groups).map { g in
             try weights.withUnsafeBufferPointer { w in
                 try PackedMatrixA(m: og, k: k, a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
@@ -156,13 +167,35 @@ public final class Conv2DPlan: @unchecked Sendable {
         for (g, packed) in packedWeights.enumerated() {
             try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
         }
-        try winograd?.update(weights: w.baseAddress!)
+        try explicitWinograd?.update(weights: w.baseAddress!)
+        if winogradSource != nil {
+            winogradSource!.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
+            try automaticWinograd.withLock { variants in
+                for variant in variants.values { try variant.update(weights: w.baseAddress!) }
+            }
+        }
         if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }
         self.bias = bias
     }
 
     /// Bytes of packed weights the plan holds.
-    public var packedWeightBytes: Int { packedWeights.reduce(0) { $0 + $1.byteCount } + (winograd?.packedWeightBytes ?? 0) }
+    /// Counts the Winograd weights built so far and the copy of the weights kept to build them.
+    public var packedWeightBytes: Int {
+        packedWeights.reduce(0) { $0 + $1.byteCount } + (explicitWinograd?.packedWeightBytes ?? 0)
+            + (winogradSource?.count ?? 0) * MemoryLayout<Float>.size
+            + automaticWinograd.withLock { $0.values.reduce(0) { $0 + $1.packedWeightBytes } }
+    }
+
+    /// The Winograd convolution for a variant: the caller's, or the automatic choice's, built on first use.
+    private func winogradConvolution(_ tf: WinogradTransform) throws -> WinogradConvolution {
+        if let explicitWinograd { return explicitWinograd }
+        return try automaticWinograd.withLock { variants in
+            if let built = variants[tf.m] { return built }
+            let built = try WinogradConvolution(weights: winogradSource!, transform: tf)
+            variants[tf.m] = built
+            return built
+        }
+    }
 
     /// y = conv(x) + bias (then ReLU if the plan fuses it). `x` is N×C×H×W.
     public func forward(_ x: Tensor, threads: Int? = nil) throws -> Tensor {
@@ -172,11 +205,12 @@ public final class Conv2DPlan: @unchecked Sendable {
         let algorithm = resolvedAlgorithm(g)
         let materialize = algorithm == .im2colGEMM
         let hasBias = bias != nil
+        let winograd = try algorithm.winogradTransform.map { try winogradConvolution($0) }
         // Every output is written (β = 0 in every path), so the output skips the zero fill.
         return try Tensor(shape: g.outputShape) { yb in
             try x.withUnsafeBufferPointer { xb in
                 try biasOrZeros.withUnsafeBufferPointer { bb in
-                    if let winograd, algorithm.winogradTransform != nil {
+                    if let winograd {
                         winograd.forward(xb.baseAddress!, g, bias: hasBias ? bb.baseAddress! : nil, relu: relu,
                                          y: yb.baseAddress!, threads: threads)
                         return

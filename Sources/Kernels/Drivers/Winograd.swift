@@ -14,14 +14,21 @@ final class WinogradConvolution: @unchecked Sendable {
     /// Floats of V (and of M) one block may hold.
     static let maximumBlockFloats = 1 << 21
 
-    /// The automatic choice takes F(4×4) from this many input × output channels (VGG conv4_1 on)…
-    static let automaticMinimumChannelProduct = 256 * 512
-    /// …and outputs at least this high and wide.
-    static let automaticMinimumOutput = 28
+    /// The automatic choice considers Winograd from this many input × output channels: below it each
+    /// transformed value feeds too few products to pay for the transforms.
+    static let automaticMinimumChannelProduct = 64 * 64
 
-    /// Whether the automatic choice prepares Winograd weights for this descriptor.
+    /// Whether the automatic choice may run this descriptor through Winograd.
     static func automaticallyApplies(_ d: Conv2DDescriptor) -> Bool {
         applies(d) && d.inChannels * d.outChannels >= automaticMinimumChannelProduct
+    }
+
+    /// The variant the automatic choice takes for this geometry (measured, perf/winograd.md): F(4×4)
+    /// on outputs of at least 28×28, F(2×2) from 7×7 (on 14×14 and 7×7, F(4×4)'s partly empty tiles
+    /// and α² = 36 small GEMMs lose to F(2×2)), none below. F(6×6) is opt-in only (SPEC §4).
+    static func automaticTransform(_ g: ConvGeometry) -> WinogradTransform? {
+        let side = min(g.outHeight, g.outWidth)
+        return side >= 28 ? .f4x4 : side >= 7 ? .f2x2 : nil
     }
 
     /// Whether Winograd can compute this convolution: 3×3, stride 1, dilation 1, one group.
