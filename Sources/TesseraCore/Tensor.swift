@@ -1,5 +1,6 @@
 /// Storage of a tensor: one contiguous, 64-byte-aligned `Float` buffer.
 ///
+/// Large buffers are recycled through `TensorBufferCache`.
 /// 64-byte alignment puts every row start that is a multiple of 16 floats on a
 /// cache line, which the SIMD kernels rely on for their aligned fast paths.
 @usableFromInline
@@ -9,8 +10,7 @@ final class TensorStorage: @unchecked Sendable {
 
     init(count: Int) {
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = TensorBufferCache.allocate(bytes: max(count, 1) * MemoryLayout<Float>.stride)
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
@@ -20,7 +20,7 @@ final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { TensorBufferCache.deallocate(UnsafeMutableRawPointer(base), bytes: max(count, 1) * MemoryLayout<Float>.stride) }
 }
 
 /// A dense `Float` tensor in row-major order, NCHW for images (SPEC §1).
