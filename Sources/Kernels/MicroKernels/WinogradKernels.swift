@@ -4,9 +4,9 @@
 struct WinogradTransform: Sendable {
     /// Outputs per tile side, and the input tile side α = m + 2.
     let m: Int, alpha: Int
-    /// G (α×3), row-major, in Double: the filter transform runs once per plan. Bᵀ and Aᵀ live as
-    /// straight-line code in `winogradInputColumn` / `winogradOutputColumn`.
-    let g: [Double]
+    /// G (α×3), row-major. Bᵀ and Aᵀ live as straight-line code in `winogradInputColumn` /
+    /// `winogradOutputColumn`.
+    let g: [Float]
 
     /// F(2×2, 3×3): points 0, ±1.
     /// Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1].
@@ -68,18 +68,34 @@ struct WinogradTransform: Sendable {
         }
     }
 
-    /// U = G·g·Gᵀ for one 3×3 filter (row-major `w`), accumulated in Double, written as α² floats.
-    func filter(_ w: UnsafePointer<Float>, into u: UnsafeMutablePointer<Float>) {
+    /// U = G·g·Gᵀ for up to 8 filters at once (SIMD8 across the filters): filter l (< count) is the
+    /// row-major 3×3 at `w + 9·l`; U[ξ] of filter l goes to `u[ξ·positionStride + l]`. In fp32: the
+    /// rounding of G's fractions adds about 1e-7 relative to U, far inside each variant's bound.
+    func filter8(_ w: UnsafePointer<Float>, count: Int, into u: UnsafeMutablePointer<Float>, positionStride: Int) {
+        var taps = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
+                    SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        withUnsafeMutableBytes(of: &taps) { raw in
+            let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)   // t[tap·8 + l]
+            for l in 0..<count { for tap in 0..<9 { t[tap * 8 + l] = w[9 * l + tap] } }
+        }
         let a = alpha
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * a) { t in
-            g.withUnsafeBufferPointer { g in
-                for i in 0..<a {   // t = G·w (α×3)
-                    let g0 = g[i * 3], g1 = g[i * 3 + 1], g2 = g[i * 3 + 2]
-                    for j in 0..<3 { t[i * 3 + j] = g0 * Double(w[j]) + g1 * Double(w[3 + j]) + g2 * Double(w[6 + j]) }
-                }
-                for i in 0..<a {   // u = t·Gᵀ (α×α)
-                    let t0 = t[i * 3], t1 = t[i * 3 + 1], t2 = t[i * 3 + 2]
-                    for j in 0..<a { u[i * a + j] = Float(t0 * g[j * 3] + t1 * g[j * 3 + 1] + t2 * g[j * 3 + 2]) }
+        g.withUnsafeBufferPointer { g in
+            withUnsafeBytes(of: &taps) { raw in
+                let d = raw.baseAddress!.assumingMemoryBound(to: SIMD8<Float>.self)
+                withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { gw in   // G·w, α×3
+                    let t = gw.baseAddress!
+                    for i in 0..<a {
+                        let g0 = SIMD8(repeating: g[i * 3]), g1 = SIMD8(repeating: g[i * 3 + 1]), g2 = SIMD8(repeating: g[i * 3 + 2])
+                        for j in 0..<3 { t[i * 3 + j] = madd(madd(g0 * d[j], g1, d[3 + j]), g2, d[6 + j]) }
+                    }
+                    for i in 0..<a {
+                        for j in 0..<a {
+                            let v = madd(madd(SIMD8(repeating: g[j * 3]) * t[i * 3], SIMD8(repeating: g[j * 3 + 1]), t[i * 3 + 1]),
+                                         SIMD8(repeating: g[j * 3 + 2]), t[i * 3 + 2])
+                            let dst = u + (i * a + j) * positionStride
+                            if count == 8 { store8(v, dst) } else { for l in 0..<count { dst[l] = v[l] } }
+                        }
+                    }
                 }
             }
         }
