@@ -148,7 +148,8 @@ final class ConvolutionTests: XCTestCase {
                 for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5)), (.winograd6x6, Float(1e-4))] {
                     let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
                     XCTAssertEqual(try plan.algorithm(forInputShape: shape), a)
-                    let y = try plan.forward(x)
+                    let y = try plan.forward(x, threads: 1)
+                    XCTAssertEqual(try plan.forward(x, threads: 2).scalars, y.scalars, "bit-identical at 1 and 2 threads")
                     var worst: Float = 0
                     for i in 0..<y.count {
                         XCTAssertFalse(y[flat: i].isNaN)
