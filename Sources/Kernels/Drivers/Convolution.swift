@@ -167,11 +167,11 @@ public final class Conv2DPlan: @unchecked Sendable {
         for (g, packed) in packedWeights.enumerated() {
             try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
         }
-        try explicitWinograd?.update(weights: w.baseAddress!)
+        explicitWinograd?.update(weights: w.baseAddress!)
         if winogradSource != nil {
             winogradSource!.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
-            try automaticWinograd.withLock { variants in
-                for variant in variants.values { try variant.update(weights: w.baseAddress!) }
+            automaticWinograd.withLock { variants in
+                for variant in variants.values { variant.update(weights: w.baseAddress!) }
             }
         }
         if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }

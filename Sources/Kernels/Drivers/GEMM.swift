@@ -60,6 +60,26 @@ public final class PackedMatrixA: @unchecked Sendable {
                      blocking: microKernel.blocking, threads: threads)
     }
 
+    /// Storage for an M×K packing with every element zero, to be written in place through
+    /// `packedOffset` (the Winograd filter transform writes U straight into its panels).
+    init(zeroedM m: Int, k: Int) {
+        self.m = m; self.k = k
+        microKernel = GEMMMicroKernel.active
+        let mr = microKernel.blocking.mr
+        paddedM = (m + mr - 1) / mr * mr
+        storage = UnsafeMutableRawPointer.allocate(byteCount: paddedM * k * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: paddedM * k)
+        storage.update(repeating: 0, count: paddedM * k)
+    }
+
+    /// Where element (i, p) of op(A) lives in `storage`: `GEMM.packAll`'s layout (KC blocks of
+    /// MC-row blocks of MR-row panels, MR floats per k step).
+    func packedOffset(row i: Int, column p: Int) -> Int {
+        let blocking = microKernel.blocking, kc = blocking.kc, mc = blocking.mc, mr = blocking.mr
+        let p0 = p / kc * kc, i0 = i / mc * mc, depth = min(kc, k - p0)
+        return p0 * paddedM + i0 * depth + (i - i0) / mr * (depth * mr) + (p - p0) * mr + (i - i0) % mr
+    }
+
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 

@@ -39,36 +39,31 @@ final class WinogradConvolution: @unchecked Sendable {
 
     init(weights: Tensor, transform: WinogradTransform) throws {
         self.transform = transform
-        let o = weights.shape[0], c = weights.shape[1], n = o * c
+        let o = weights.shape[0], c = weights.shape[1]
         outChannels = o
         inChannels = c
-        positions = try weights.withUnsafeBufferPointer { w in
-            try Workspace.withScratch(count: transform.alpha * transform.alpha * n) { u in
-                WinogradConvolution.transform(w.baseAddress!, outChannels: o, inChannels: c, transform, into: u)
-                return try (0..<(transform.alpha * transform.alpha)).map { x in
-                    try PackedMatrixA(m: o, k: c, a: UnsafeBufferPointer(start: u + x * n, count: n), lda: c)
+        positions = (0..<(transform.alpha * transform.alpha)).map { _ in PackedMatrixA(zeroedM: o, k: c) }
+        weights.withUnsafeBufferPointer { update(weights: $0.baseAddress!) }
+    }
+
+    /// Transforms OIHW 3×3 weights straight into the packed U matrices: U_ξ[o][c] = (G·w[o,c]·Gᵀ)[ξ],
+    /// 8 output channels at a time (one packed panel's k step when the panels are 8 rows), parallel
+    /// over those groups. No allocation: what a training step runs after every update.
+    func update(weights w: UnsafePointer<Float>) {
+        let o = outChannels, c = inChannels, tf = transform, a2 = tf.alpha * tf.alpha
+        let packed = positions
+        Scheduler.parallelFor(tiles: (o + 7) / 8, work: Double(o * c) * Double(a2) * 8) { group in
+            let o0 = group * 8, count = min(8, o - o0)
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>.self, capacity: a2) { bases in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: 8) { lanes in
+                    for x in 0..<a2 { bases[x] = packed[x].storage }
+                    for ci in 0..<c {
+                        for l in 0..<count { lanes[l] = packed[0].packedOffset(row: o0 + l, column: ci) }
+                        tf.filter8(w + (o0 * c + ci) * 9, filterStride: c * 9, count: count, into: UnsafePointer(bases.baseAddress!),
+                                   laneOffsets: lanes.baseAddress!, contiguous: count == 8 && lanes[7] == lanes[0] + 7)
+                    }
                 }
             }
-        }
-    }
-
-    /// U laid out by position: U[ξ][o][c] = (G·w[o,c]·Gᵀ)[ξ], from OIHW 3×3 weights, 8 input channels
-    /// at a time; parallel over output channels.
-    static func transform(_ w: UnsafePointer<Float>, outChannels o: Int, inChannels c: Int, _ tf: WinogradTransform,
-                          into u: UnsafeMutablePointer<Float>) {
-        Scheduler.parallelFor(tiles: o, work: Double(o * c) * Double(tf.alpha * tf.alpha) * 8) { oc in
-            for c0 in stride(from: 0, to: c, by: 8) {
-                tf.filter8(w + (oc * c + c0) * 9, count: min(8, c - c0), into: u + oc * c + c0, positionStride: o * c)
-            }
-        }
-    }
-
-    /// Re-transforms new OIHW weights of the same shape into the packed storage (scratch from the pool).
-    func update(weights w: UnsafePointer<Float>) throws {
-        let n = outChannels * inChannels
-        try Workspace.withScratch(count: transform.alpha * transform.alpha * n) { u in
-            WinogradConvolution.transform(w, outChannels: outChannels, inChannels: inChannels, transform, into: u)
-            for (x, p) in positions.enumerated() { try p.repack(a: UnsafeBufferPointer(start: u + x * n, count: n), lda: inChannels) }
         }
     }
 

@@ -69,14 +69,16 @@ struct WinogradTransform: Sendable {
     }
 
     /// U = G·g·Gᵀ for up to 8 filters at once (SIMD8 across the filters): filter l (< count) is the
-    /// row-major 3×3 at `w + 9·l`; U[ξ] of filter l goes to `u[ξ·positionStride + l]`. In fp32: the
-    /// rounding of G's fractions adds about 1e-7 relative to U, far inside each variant's bound.
-    func filter8(_ w: UnsafePointer<Float>, count: Int, into u: UnsafeMutablePointer<Float>, positionStride: Int) {
+    /// row-major 3×3 at `w + l·filterStride`; U[ξ] of filter l goes to `bases[ξ][laneOffsets[l]]`, one
+    /// vector store when `contiguous` (the 8 offsets consecutive). In fp32: the rounding of G's
+    /// fractions adds about 1e-7 relative to U, far inside each variant's bound.
+    func filter8(_ w: UnsafePointer<Float>, filterStride: Int, count: Int,
+                 into bases: UnsafePointer<UnsafeMutablePointer<Float>>, laneOffsets: UnsafePointer<Int>, contiguous: Bool) {
         var taps = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(),
                     SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
         withUnsafeMutableBytes(of: &taps) { raw in
             let t = raw.baseAddress!.assumingMemoryBound(to: Float.self)   // t[tap·8 + l]
-            for l in 0..<count { for tap in 0..<9 { t[tap * 8 + l] = w[9 * l + tap] } }
+            for l in 0..<count { for tap in 0..<9 { t[tap * 8 + l] = w[l * filterStride + tap] } }
         }
         let a = alpha
         g.withUnsafeBufferPointer { g in
@@ -92,8 +94,8 @@ struct WinogradTransform: Sendable {
                         for j in 0..<a {
                             let v = madd(madd(SIMD8(repeating: g[j * 3]) * t[i * 3], SIMD8(repeating: g[j * 3 + 1]), t[i * 3 + 1]),
                                          SIMD8(repeating: g[j * 3 + 2]), t[i * 3 + 2])
-                            let dst = u + (i * a + j) * positionStride
-                            if count == 8 { store8(v, dst) } else { for l in 0..<count { dst[l] = v[l] } }
+                            let base = bases[i * a + j]
+                            if contiguous { store8(v, base + laneOffsets[0]) } else { for l in 0..<count { base[laneOffsets[l]] = v[l] } }
                         }
                     }
                 }
