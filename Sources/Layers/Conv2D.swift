@@ -112,7 +112,8 @@ public final class Conv2D: Layer, @unchecked Sendable {
         guard let saved else { throw missingForward(name) }
         // With ReLU fused, y > 0 exactly where the pre-activation is > 0 (SEEDS-DIGEST O6).
         let delta = try saved.output.map { try Elementwise.reluBackward(dy, input: $0) } ?? dy
-        try ConvolutionBackward.filter(input: saved.input, outputGradient: delta, descriptor: descriptor, into: &weight.gradient)
+        try ConvolutionBackward.filter(input: saved.input, outputGradient: delta, descriptor: descriptor, into: &weight.gradient,
+                                       allowWinograd: allowWinograd)
         if let bias { bias.gradient = try ConvolutionBackward.bias(outputGradient: delta) }
         guard inputGradient else { return nil }
         return try plans(backward: true).backward!.backward(outputGradient: delta, inputShape: saved.input.shape)

@@ -46,14 +46,30 @@ final class ConvolutionBackwardTests: XCTestCase {
                 XCTAssertLessThanOrEqual(Self.normalizedError(dx, dxRef, magnitude: dxMagnitude), dxBound,
                                          "dX \(a) \(kernel) \(shape) \(d)", file: file, line: line)
             }
-            let dw = try ConvolutionBackward.filter(input: x, outputGradient: dy, descriptor: d)
-            XCTAssertEqual(dw.shape, d.weightShape, file: file, line: line)
-            XCTAssertLessThanOrEqual(Self.normalizedError(dw, dwRef, magnitude: dwMagnitude), dwBound,
-                                     "dW \(kernel) \(shape) \(d)", file: file, line: line)
+            // 3×3 stride-1 layers with C·O ≥ 64·64 and outputs from 7×7 take Winograd F(2×2): 2× the bound.
+            let winograd = d.kernelHeight == 3 && d.kernelWidth == 3 && d.strideHeight == 1 && d.strideWidth == 1
+                && d.dilationHeight == 1 && d.dilationWidth == 1 && d.groups == 1
+                && d.inChannels * d.outChannels >= 64 * 64 && min(g.outHeight, g.outWidth) >= 7
+            for allowWinograd in [true, false] {
+                let dw = try ConvolutionBackward.filter(input: x, outputGradient: dy, descriptor: d, allowWinograd: allowWinograd)
+                XCTAssertEqual(dw.shape, d.weightShape, file: file, line: line)
+                XCTAssertLessThanOrEqual(Self.normalizedError(dw, dwRef, magnitude: dwMagnitude),
+                                         (winograd && allowWinograd ? 2 : 1) * dwBound,
+                                         "dW \(kernel) \(shape) \(d) winograd \(winograd && allowWinograd)", file: file, line: line)
+            }
             let db = try ConvolutionBackward.bias(outputGradient: dy)
             XCTAssertLessThanOrEqual(Self.normalizedError(db, dbRef, magnitude: dbMagnitude), dwBound,
                                      "db \(shape) \(d)", file: file, line: line)
         }
+    }
+
+    /// dW through Winograd F(2×2): batch 1 and 3, odd sizes (partial tiles), asymmetric padding,
+    /// channel counts that are not multiples of 8, each also through the GEMM path.
+    func testWinogradFilterGradient() throws {
+        try check([2, 64, 9, 10], .init(inChannels: 64, outChannels: 64, kernel: 3, padding: 1))
+        try check([1, 64, 13, 8], .init(inChannels: 64, outChannels: 72, kernelHeight: 3, kernelWidth: 3,
+                                         padding: .init(top: 2, bottom: 0, left: 1, right: 2)))
+        try check([3, 66, 9, 9], .init(inChannels: 66, outChannels: 65, kernel: 3))
     }
 
     func testSweptShapes() throws {

@@ -187,20 +187,39 @@ public enum ConvolutionBackward {
     /// [000] eq. 35: ∂z/∂F = φ(x)ᵀ·∂z/∂Y), one GEMM per image and chunk of output rows. The chunks and
     /// images add in a fixed order and the GEMMs never split K, so dW does not depend on the thread count.
     /// 1×1 stride-1 unpadded convolutions use x itself as col.
+    ///
+    /// 3×3 stride-1 layers with C·O ≥ 64·64 and outputs from 7×7 take Winograd F(2×2, 3×3) instead
+    /// (`allowWinograd: false` keeps them on the GEMM): error ≤ 2 × 1e-6·√K like the forward F(2×2).
     public static func filter(input x: Tensor, outputGradient dy: Tensor, descriptor: Conv2DDescriptor,
-                              threads: Int? = nil) throws -> Tensor {
+                              allowWinograd: Bool = true, threads: Int? = nil) throws -> Tensor {
         var dw = try Tensor(shape: descriptor.weightShape) { _ in }   // every element is written (β = 0 first)
-        try filter(input: x, outputGradient: dy, descriptor: descriptor, into: &dw, threads: threads)
+        try filter(input: x, outputGradient: dy, descriptor: descriptor, into: &dw, allowWinograd: allowWinograd, threads: threads)
         return dw
+    }
+
+    /// Whether `filter` runs Winograd F(2×2) for this input shape (else the chunked im2col GEMM).
+    public static func filterUsesWinograd(inputShape: [Int], descriptor: Conv2DDescriptor, allowWinograd: Bool = true) throws -> Bool {
+        let g = try ConvGeometry(inputShape: inputShape, descriptor: descriptor, operation: "ConvolutionBackward.filter")
+        return allowWinograd && WinogradConvolution.filterGradientApplies(g)
     }
 
     /// `filter`, overwriting `dw` (OIHW) in place: a training loop reuses one gradient buffer per
     /// layer instead of allocating (and page-faulting) a new one every step.
     public static func filter(input x: Tensor, outputGradient dy: Tensor, descriptor: Conv2DDescriptor,
-                              into dw: inout Tensor, threads: Int? = nil) throws {
+                              into dw: inout Tensor, allowWinograd: Bool = true, threads: Int? = nil) throws {
         let g = try ConvGeometry(inputShape: x.shape, descriptor: descriptor, operation: "ConvolutionBackward.filter")
         try ConvGeometry.check(dy.shape, equals: g.outputShape, "output gradient", "ConvolutionBackward.filter")
         try ConvGeometry.check(dw.shape, equals: g.weightShape, "weight gradient", "ConvolutionBackward.filter")
+        if try filterUsesWinograd(inputShape: x.shape, descriptor: descriptor, allowWinograd: allowWinograd) {
+            dw.withUnsafeMutableBufferPointer { dwb in
+                x.withUnsafeBufferPointer { xb in
+                    dy.withUnsafeBufferPointer { dyb in
+                        WinogradConvolution.filterGradient(xb.baseAddress!, dyb.baseAddress!, g, into: dwb.baseAddress!, threads: threads)
+                    }
+                }
+            }
+            return
+        }
         let og = g.groupOutChannels, cg = g.groupInChannels, taps = g.kernelHeight * g.kernelWidth, k = g.reductionLength
         let pixels = g.outHeight * g.outWidth, plane = g.inHeight * g.inWidth
         let pointwise = Conv2DPlan.automaticAlgorithm(for: descriptor) == .gemm1x1

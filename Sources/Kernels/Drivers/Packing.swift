@@ -26,8 +26,12 @@ enum Packing {
                     let src = a + (m0 + i0 + ii) * lda + p0
                     for p in 0..<kc { out[p * mr + ii] = src[p] }
                 }
+            } else if rows == 8 && mr == 8 {
+                // op(A)[i, p] = A[p, i]: 8 consecutive floats per k step, one vector each
+                // (a memmove call per k step cost more than the copy).
+                let src = a + p0 * lda + m0 + i0
+                for p in 0..<kc { store8(load8(src + p * lda), out + p * 8) }
             } else {
-                // op(A)[i, p] = A[p, i]: `rows` consecutive floats per k step.
                 for p in 0..<kc {
                     (out + p * mr).update(from: a + (p0 + p) * lda + m0 + i0, count: rows)
                 }

@@ -284,6 +284,30 @@ private func storeFirst(_ count: Int, _ v: SIMD8<Float>, _ p: UnsafeMutablePoint
     }
 }
 
+/// ∂M = A·∂Y·Aᵀ of one 2×2 output-gradient tile for 8 channels at once (F(2×2, 3×3)'s output
+/// transform, transposed: A = (Aᵀ)ᵀ = [1 0; 1 1; 1 −1; 0 −1]), from the channel-blocked gradient
+/// (`src` the tile's top-left pixel, pixels 8 floats apart, rows `rowStride` apart). ∂M[ξ] goes to
+/// `dst + ξ·positionStride`, ξ = i·4 + j. Used by the Winograd backward-filter pass.
+@inline(never)
+func winogradOutputGradientTransformF2x2C8(_ src: UnsafePointer<Float>, rowStride: Int, dst: UnsafeMutablePointer<Float>,
+                                          positionStride: Int) {
+    @inline(__always) func a(_ y0: SIMD8<Float>, _ y1: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        (y0, y0 + y1, y0 - y1, -y1)
+    }
+    let c0 = a(load8(src), load8(src + rowStride)), c1 = a(load8(src, 8), load8(src + rowStride, 8))   // columns of A·∂Y
+    @inline(__always) func row(_ i: Int, _ p0: SIMD8<Float>, _ p1: SIMD8<Float>) {
+        let r = a(p0, p1)
+        store8(r.0, dst + (i * 4) * positionStride)
+        store8(r.1, dst + (i * 4 + 1) * positionStride)
+        store8(r.2, dst + (i * 4 + 2) * positionStride)
+        store8(r.3, dst + (i * 4 + 3) * positionStride)
+    }
+    row(0, c0.0, c1.0)
+    row(1, c0.1, c1.1)
+    row(2, c0.2, c1.2)
+    row(3, c0.3, c1.3)
+}
+
 // One non-inlined entry point per tile size, so that m is a constant inside each.
 
 /// F(2×2, 3×3) input transform of one tile, 8 channels (see `winogradInputTransformC8`).
