@@ -39,17 +39,22 @@ public final class PackedMatrixA: @unchecked Sendable {
     public var byteCount: Int { paddedM * k * 4 }
 
     /// Packs op(A) (M×K) from a row-major buffer with leading dimension `lda`.
-    public init(transpose: Transpose = .none, m: Int, k: Int, a: UnsafeBufferPointer<Float>, lda: Int,
-                threads: Int? = nil) throws {
+    public convenience init(transpose: Transpose = .none, m: Int, k: Int, a: UnsafeBufferPointer<Float>, lda: Int,
+                            threads: Int? = nil) throws {
         try GEMM.validate(operand: "A", trans: transpose, rows: m, cols: k, buffer: a.count, ld: lda)
+        self.init(uninitializedM: m, k: k)
+        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
+                     blocking: microKernel.blocking, threads: threads)
+    }
+
+    /// Storage for an M×K packing for the active micro-kernel, not yet written.
+    private init(uninitializedM m: Int, k: Int) {
         self.m = m; self.k = k
         microKernel = GEMMMicroKernel.active
         let mr = microKernel.blocking.mr
         paddedM = (m + mr - 1) / mr * mr
         storage = UnsafeMutableRawPointer.allocate(byteCount: paddedM * k * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: paddedM * k)
-        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
-                     blocking: microKernel.blocking, threads: threads)
     }
 
     /// Packs new values of op(A), of the same M×K, into this packing's storage: no allocation.
@@ -62,13 +67,8 @@ public final class PackedMatrixA: @unchecked Sendable {
 
     /// Storage for an M×K packing with every element zero, to be written in place through
     /// `packedOffset` (the Winograd filter transform writes U straight into its panels).
-    init(zeroedM m: Int, k: Int) {
-        self.m = m; self.k = k
-        microKernel = GEMMMicroKernel.active
-        let mr = microKernel.blocking.mr
-        paddedM = (m + mr - 1) / mr * mr
-        storage = UnsafeMutableRawPointer.allocate(byteCount: paddedM * k * 4, alignment: 64)
-            .bindMemory(to: Float.self, capacity: paddedM * k)
+    convenience init(zeroedM m: Int, k: Int) {
+        self.init(uninitializedM: m, k: k)
         storage.update(repeating: 0, count: paddedM * k)
     }
 
