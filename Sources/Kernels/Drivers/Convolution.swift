@@ -135,7 +135,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         self.relu = relu
         self.bias = bias
         biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels])
-        explicitWinograd = try self.algorithm.winogradTransform.map { try WinogradConvolution(weights: weights, transform: $0) }
+        explicitWinograd = self.algorithm.winogradTransform.map { WinogradConvolution(weights: weights, transform: $0) }
         if algorithm == nil && allowWinograd && WinogradConvolution.automaticallyApplies(descriptor) {
             winogradSource = try weights.withUnsafeBufferPointer { w in
                 try Tensor(shape: weights.shape) { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
@@ -187,11 +187,11 @@ public final class Conv2DPlan: @unchecked Sendable {
     }
 
     /// The Winograd convolution for a variant: the caller's, or the automatic choice's, built on first use.
-    private func winogradConvolution(_ tf: WinogradTransform) throws -> WinogradConvolution {
+    private func winogradConvolution(_ tf: WinogradTransform) -> WinogradConvolution {
         if let explicitWinograd { return explicitWinograd }
-        return try automaticWinograd.withLock { variants in
+        return automaticWinograd.withLock { variants in
             if let built = variants[tf.m] { return built }
-            let built = try WinogradConvolution(weights: winogradSource!, transform: tf)
+            let built = WinogradConvolution(weights: winogradSource!, transform: tf)
             variants[tf.m] = built
             return built
         }
@@ -205,7 +205,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         let algorithm = resolvedAlgorithm(g)
         let materialize = algorithm == .im2colGEMM
         let hasBias = bias != nil
-        let winograd = try algorithm.winogradTransform.map { try winogradConvolution($0) }
+        let winograd = algorithm.winogradTransform.map { winogradConvolution($0) }
         // Every output is written (β = 0 in every path), so the output skips the zero fill.
         return try Tensor(shape: g.outputShape) { yb in
             try x.withUnsafeBufferPointer { xb in

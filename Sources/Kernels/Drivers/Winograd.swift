@@ -40,7 +40,7 @@ final class WinogradConvolution: @unchecked Sendable {
             && d.dilationHeight == 1 && d.dilationWidth == 1 && d.groups == 1
     }
 
-    init(weights: Tensor, transform: WinogradTransform) throws {
+    init(weights: Tensor, transform: WinogradTransform) {
         self.transform = transform
         let o = weights.shape[0], c = weights.shape[1]
         outChannels = o
@@ -76,13 +76,13 @@ final class WinogradConvolution: @unchecked Sendable {
     func scratchCount(_ g: ConvGeometry) -> Int {
         let b = blocking(g)
         return b.paddedChannels * b.paddedHeight * b.paddedWidth
-            + transform.alpha * transform.alpha * (positionStride(b.blockColumns, b.paddedChannels) + positionStride(outChannels, b.blockColumns))
+            + transform.alpha * transform.alpha * (Self.positionStride(b.blockColumns, b.paddedChannels) + Self.positionStride(outChannels, b.blockColumns))
     }
 
     /// Floats from one transform position's matrix (rows × columns) to the next. The transforms touch
     /// all α² positions per tile; at a stride that is a multiple of 4 KiB those α² accesses would
     /// share one L1 set (12 ways), so each position is shifted by one more cache line.
-    private func positionStride(_ rows: Int, _ columns: Int) -> Int { rows * columns + 16 }
+    private static func positionStride(_ rows: Int, _ columns: Int) -> Int { rows * columns + 16 }
 
     /// Tiles form one row-major grid; a block is `rowsPerBlock` tile rows, whose V (tiles × channels
     /// rounded up to 8) and M (O × tiles rounded up to 8) stay in cache between the three steps.
@@ -103,7 +103,7 @@ final class WinogradConvolution: @unchecked Sendable {
         let blockPlane = 8 * b.paddedHeight * b.paddedWidth, rowStride = 8 * b.paddedWidth
         let outPlane = g.outHeight * g.outWidth
         Workspace.withScratch(count: scratchCount(g)) { scratch in
-            let vStride = positionStride(tb, cPad), mStride = positionStride(o, tb)
+            let vStride = Self.positionStride(tb, cPad), mStride = Self.positionStride(o, tb)
             let padded = scratch, v = padded + cPad * b.paddedHeight * b.paddedWidth, mm = v + a2 * vStride
             for n in 0..<g.batch {
                 WinogradConvolution.padChannelBlocked(x + n * c * g.inHeight * g.inWidth, channels: c, height: g.inHeight, width: g.inWidth,
@@ -184,7 +184,7 @@ final class WinogradConvolution: @unchecked Sendable {
         let inH = tilesH * m + 2, inW = tilesW * m + 2, outH = tilesH * m, outW = tilesW * m
         let rowsPerBlock = max(1, min(tilesH, filterGradientBlockFloats / (a2 * max(cPad, oPad) * tilesW)))
         let tb = (rowsPerBlock * tilesW + 7) / 8 * 8
-        let vStride = tb * cPad + 16, mStride = tb * oPad + 16   // shifted off 4 KiB aliasing, as in forward
+        let vStride = positionStride(tb, cPad), mStride = positionStride(tb, oPad)
         let scratch = cPad * inH * inW + oPad * outH * outW + a2 * (vStride + mStride + o * c)
         Workspace.withScratch(count: scratch) { buf in
             let xb = buf, dyb = xb + cPad * inH * inW, v = dyb + oPad * outH * outW, dm = v + a2 * vStride, du = dm + a2 * mStride
