@@ -46,11 +46,14 @@ final class ConvolutionBackwardTests: XCTestCase {
                 XCTAssertLessThanOrEqual(Self.normalizedError(dx, dxRef, magnitude: dxMagnitude), dxBound,
                                          "dX \(a) \(kernel) \(shape) \(d)", file: file, line: line)
             }
-            // 3×3 stride-1 layers with C·O ≥ 64·64 and outputs from 7×7 take Winograd F(2×2): 2× the bound.
-            let winograd = d.kernelHeight == 3 && d.kernelWidth == 3 && d.strideHeight == 1 && d.strideWidth == 1
+            // 3×3 stride-1 layers with C·O ≥ 64·64 and outputs from 7×7 take Winograd F(2×2) under the
+            // 8-row AVX-512 kernel (its panels are what the ∂M transform writes): 2× the bound.
+            let winograd = kernel == .avx512_8x32 && d.kernelHeight == 3 && d.kernelWidth == 3 && d.strideHeight == 1 && d.strideWidth == 1
                 && d.dilationHeight == 1 && d.dilationWidth == 1 && d.groups == 1
                 && d.inChannels * d.outChannels >= 64 * 64 && min(g.outHeight, g.outWidth) >= 7
             for allowWinograd in [true, false] {
+                XCTAssertEqual(try ConvolutionBackward.filterUsesWinograd(inputShape: shape, descriptor: d, allowWinograd: allowWinograd),
+                               winograd && allowWinograd, file: file, line: line)
                 let dw = try ConvolutionBackward.filter(input: x, outputGradient: dy, descriptor: d, allowWinograd: allowWinograd)
                 XCTAssertEqual(dw.shape, d.weightShape, file: file, line: line)
                 XCTAssertLessThanOrEqual(Self.normalizedError(dw, dwRef, magnitude: dwMagnitude),
@@ -70,6 +73,20 @@ final class ConvolutionBackwardTests: XCTestCase {
         try check([1, 64, 13, 8], .init(inChannels: 64, outChannels: 72, kernelHeight: 3, kernelWidth: 3,
                                          padding: .init(top: 2, bottom: 0, left: 1, right: 2)))
         try check([3, 66, 9, 9], .init(inChannels: 66, outChannels: 65, kernel: 3))
+        try check([3, 16, 9, 11], .init(inChannels: 16, outChannels: 264, kernel: 3, padding: 1))   // two output-channel groups, two ranges of 2 and 1 images
+        try check([1, 64, 47, 50], .init(inChannels: 64, outChannels: 64, kernel: 3, padding: 1))   // two blocks of tile rows, two ranges
+    }
+
+    /// Winograd dW with output-channel groups and tile-row ranges (batch 3) at 1, 2 and 5 threads.
+    func testWinogradFilterGradientBitIdenticalAcrossThreadCounts() throws {
+        let d = Conv2DDescriptor(inChannels: 16, outChannels: 264, kernel: 3, padding: 1)
+        let shape = [3, 16, 12, 13]
+        let g = try ConvGeometry(inputShape: shape, descriptor: d)
+        XCTAssertEqual(try ConvolutionBackward.filterUsesWinograd(inputShape: shape, descriptor: d), GEMMMicroKernel.best == .avx512_8x32)
+        let x = try Tensor(shape: shape, seed: 4), dy = try Tensor(shape: g.outputShape, seed: 5)
+        let dw = try [1, 2, 5].map { try ConvolutionBackward.filter(input: x, outputGradient: dy, descriptor: d, threads: $0).scalars }
+        XCTAssertEqual(dw[0], dw[1])
+        XCTAssertEqual(dw[0], dw[2])
     }
 
     func testSweptShapes() throws {

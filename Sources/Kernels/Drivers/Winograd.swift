@@ -13,9 +13,14 @@ final class WinogradConvolution: @unchecked Sendable {
 
     /// Floats of V (and of M) one block may hold.
     static let maximumBlockFloats = 1 << 21
-    /// The backward-filter pass's blocks are smaller (V and ∂M ≤ 512 KiB each): its 16 GEMMs reduce
-    /// over the tiles, and with 8 MiB blocks two threads ran no faster than one (measured, Bench `train`).
-    static let filterGradientBlockFloats = 1 << 17
+    /// Floats of V and ∂M together in one block of the backward-filter pass.
+    static let filterGradientBlockFloats = 1 << 20
+    /// Tiles (the products' K) one backward-filter block holds at least.
+    static let filterGradientMinimumDepth = 256
+    /// Output channels per backward-filter task group, and the tasks it aims at (groups × tile-row
+    /// ranges): fixed numbers, not the thread count, so that dW is the same on any machine.
+    static let filterGradientGroupChannels = 128
+    static let filterGradientTasks = 4
 
     /// The automatic choice considers Winograd from this many input × output channels: below it each
     /// transformed value feeds too few products to pay for the transforms.
@@ -143,94 +148,148 @@ final class WinogradConvolution: @unchecked Sendable {
 
     /// The zero-padded planes of one image in channel blocks of 8 (NCHW8c, channels past `channels`
     /// zero): `dst[cb][r][col][8]`, the `height` × `width` planes placed at row `top`, column `left`.
-    /// Full 8×8 blocks go through register transposes.
     static func padChannelBlocked(_ x: UnsafePointer<Float>, channels c: Int, height: Int, width: Int, top: Int, left: Int,
                                   into dst: UnsafeMutablePointer<Float>, paddedHeight: Int, paddedWidth: Int, threads: Int?) {
-        let inPlane = height * width, blockPlane = 8 * paddedHeight * paddedWidth
-        let blocks = (c + 7) / 8
+        let blocks = (c + 7) / 8, blockPlane = 8 * paddedHeight * paddedWidth
         Scheduler.parallelFor(tiles: blocks, work: Double(blocks * blockPlane) * 8 * Scheduler.flopsPerByte, threads: threads) { cb in
-            let out = dst + cb * blockPlane, channels = min(8, c - cb * 8), src = x + cb * 8 * inPlane
-            zeroFloats(out, count: blockPlane)
-            for r in 0..<height {
-                let row = out + ((r + top) * paddedWidth + left) * 8, s = src + r * width
-                var col = 0
-                if channels == 8 {
-                    while col + 8 <= width { transpose8x8(s + col, inPlane, row + col * 8, 8); col += 8 }
-                }
-                for ch in 0..<channels {
-                    for cc in col..<width { row[cc * 8 + ch] = s[ch * inPlane + cc] }
-                }
+            padBlockRows(x + cb * 8 * height * width, channels: c - cb * 8, height: height, width: width, top: top, left: left,
+                         rows: 0..<paddedHeight, into: dst + cb * blockPlane, paddedWidth: paddedWidth)
+        }
+    }
+
+    /// Rows `rows` (padded coordinates) of one zero-padded channel block of 8: `out[r − rows.lowerBound][col][8]`
+    /// from the NCHW planes at `src`, of which the first `channels` exist (none when ≤ 0: a block of
+    /// zeros). Full 8×8 blocks go through register transposes. Needs paddedWidth ≥ left + width.
+    static func padBlockRows(_ src: UnsafePointer<Float>, channels: Int, height: Int, width: Int, top: Int, left: Int,
+                             rows: Range<Int>, into out: UnsafeMutablePointer<Float>, paddedWidth: Int) {
+        let plane = height * width, lanes = min(8, channels)
+        for pr in rows {
+            let row = out + (pr - rows.lowerBound) * paddedWidth * 8, r = pr - top
+            guard r >= 0 && r < height && lanes > 0 else { zeroFloats(row, count: paddedWidth * 8); continue }
+            if lanes < 8 { zeroFloats(row, count: paddedWidth * 8) } else {
+                zeroFloats(row, count: left * 8)
+                zeroFloats(row + (left + width) * 8, count: (paddedWidth - left - width) * 8)
+            }
+            let dst = row + left * 8, s = src + r * width
+            var col = 0
+            if lanes == 8 {
+                while col + 8 <= width { transpose8x8(s + col, plane, dst + col * 8, 8); col += 8 }
+            }
+            for ch in 0..<lanes {
+                for cc in col..<width { dst[cc * 8 + ch] = s[ch * plane + cc] }
             }
         }
     }
 
     /// Whether `ConvolutionBackward.filter` takes the Winograd path: the forward's automatic
-    /// F(2×2) layers and up (C·O ≥ 64·64, outputs from 7×7).
+    /// F(2×2) layers and up (C·O ≥ 64·64, outputs from 7×7), with a micro-kernel of 8-row A panels
+    /// (the ∂M transform writes those panels directly; the 6×16 kernel keeps the im2col GEMM).
     static func filterGradientApplies(_ g: ConvGeometry) -> Bool {
-        automaticallyApplies(g.descriptor) && min(g.outHeight, g.outWidth) >= 7
+        automaticallyApplies(g.descriptor) && min(g.outHeight, g.outWidth) >= 7 && GEMMMicroKernel.active.blocking.mr == 8
     }
 
     /// dW for a 3×3, stride-1 convolution through Winograd F(2×2, 3×3) (Lavin & Gray 2016, §5): per
     /// tile, V = Bᵀ·d·B of the input and ∂M = A·∂Y·Aᵀ of the output gradient; per transform position
-    /// ξ, ∂U_ξ = Σ_tiles ∂M_ξ·V_ξᵀ (O × C, one GEMM per block of tiles, K = tiles); then
-    /// dW = Gᵀ·∂U·G per filter. 2.25× fewer multiplications than the im2col GEMM. Blocks of tiles
-    /// and images add in a fixed order and each position's GEMM runs on one thread, so dW does not
-    /// depend on the thread count. Overwrites `dw` (OIHW).
+    /// ξ, ∂U_ξ = Σ_tiles ∂M_ξᵀ·V_ξ (O × C, K = tiles); then dW = Gᵀ·∂U·G per filter. 2.25× fewer
+    /// multiplications than the im2col GEMM.
+    ///
+    /// One parallel region. Its tasks split the output channels into groups and the blocks of tile
+    /// rows (over the whole batch) into ranges, both fixed by the shape alone; a task pads, transforms
+    /// and multiplies its blocks on its own thread (V and ∂M go straight into the micro-kernel's packed
+    /// panels, no packing) and adds them, in order, into its own partial ∂U. The partials are added in
+    /// a fixed order at the end, so dW does not depend on the thread count. Overwrites `dw` (OIHW).
     static func filterGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ g: ConvGeometry,
                                into dw: UnsafeMutablePointer<Float>, threads: Int?) {
+        let kernel = GEMMMicroKernel.active, nr = kernel.blocking.nr, kc = kernel.blocking.kc
+        precondition(kernel.blocking.mr == 8 && nr % 8 == 0, "Winograd dW needs 8-row A panels")
         let tf = WinogradTransform.f2x2, m = 2, a2 = 16
-        let c = g.inChannels, o = g.outChannels, cPad = (c + 7) / 8 * 8, oPad = (o + 7) / 8 * 8
+        let c = g.inChannels, o = g.outChannels, cPanels = (c + nr - 1) / nr, cWide = cPanels * nr
         let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m
-        let inH = tilesH * m + 2, inW = tilesW * m + 2, outH = tilesH * m, outW = tilesW * m
-        let rowsPerBlock = max(1, min(tilesH, filterGradientBlockFloats / (a2 * max(cPad, oPad) * tilesW)))
-        let tb = (rowsPerBlock * tilesW + 7) / 8 * 8
-        let vStride = positionStride(tb, cPad), mStride = positionStride(tb, oPad)
-        let scratch = cPad * inH * inW + oPad * outH * outW + a2 * (vStride + mStride + o * c)
-        Workspace.withScratch(count: scratch) { buf in
-            let xb = buf, dyb = xb + cPad * inH * inW, v = dyb + oPad * outH * outW, dm = v + a2 * vStride, du = dm + a2 * mStride
-            for n in 0..<g.batch {
-                padChannelBlocked(x + n * c * g.inHeight * g.inWidth, channels: c, height: g.inHeight, width: g.inWidth,
-                                  top: g.padding.top, left: g.padding.left, into: xb, paddedHeight: inH, paddedWidth: inW, threads: threads)
-                padChannelBlocked(dy + n * o * g.outHeight * g.outWidth, channels: o, height: g.outHeight, width: g.outWidth,
-                                  top: 0, left: 0, into: dyb, paddedHeight: outH, paddedWidth: outW, threads: threads)
-                for ty0 in stride(from: 0, to: tilesH, by: rowsPerBlock) {
+        let inW = tilesW * m + 2, outW = tilesW * m
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        // Output-channel groups of about `filterGradientGroupChannels` (each task transforms all of V).
+        let oBlocks = (o + 7) / 8
+        let groupBlocks = (oBlocks + max(1, o / filterGradientGroupChannels) - 1) / max(1, o / filterGradientGroupChannels)
+        let groups = (oBlocks + groupBlocks - 1) / groupBlocks, oGroup = groupBlocks * 8, oRows = groups * oGroup
+        // Blocks of tile rows: V and ∂M within `filterGradientBlockFloats`, but at least
+        // `filterGradientMinimumDepth` tiles deep; then as many row ranges as give `filterGradientTasks` tasks.
+        let byFloats = filterGradientBlockFloats / (a2 * (cWide + oGroup) * tilesW)
+        var rowsPerBlock = max(1, min(tilesH, max(byFloats, (filterGradientMinimumDepth + tilesW - 1) / tilesW)))
+        let ranges = min(g.batch * ((tilesH + rowsPerBlock - 1) / rowsPerBlock), max(1, filterGradientTasks / groups))
+        if g.batch == 1 {   // blocks of equal height, a whole number per range
+            let perRange = (tilesH + ranges * rowsPerBlock - 1) / (ranges * rowsPerBlock)
+            rowsPerBlock = (tilesH + ranges * perRange - 1) / (ranges * perRange)
+        }
+        let blocksPerImage = (tilesH + rowsPerBlock - 1) / rowsPerBlock, blocks = g.batch * blocksPerImage
+        let maxCount = rowsPerBlock * tilesW
+        // Per worker: padded input rows (all channels), padded ∂Y rows (one group), V and ∂M in panels.
+        let xRowsFloats = cWide * (rowsPerBlock * m + 2) * inW, dyRowsFloats = oGroup * rowsPerBlock * m * outW
+        let vPanel = maxCount * nr, mPanel = maxCount * 8
+        let vStride = positionStride(cPanels, vPanel), mStride = positionStride(groupBlocks, mPanel)
+        let perWorker = xRowsFloats + dyRowsFloats + a2 * (vStride + mStride)
+        let uStride = positionStride(oRows, cWide), partialFloats = a2 * uStride
+        let tasks = groups * ranges
+        let workers = Scheduler.threadCount(tiles: tasks, work: 2 * Double(o * c * a2) * Double(g.batch * tilesH * tilesW), threads: threads)
+        Workspace.withScratch(count: ranges * partialFloats + workers * perWorker) { buf in
+            let partials = buf
+            Scheduler.parallelFor(tiles: tasks, workers: workers) { task, worker in
+                let range = task / groups, group = task % groups
+                let xb = partials + ranges * partialFloats + worker * perWorker, dyb = xb + xRowsFloats
+                let v = dyb + dyRowsFloats, dm = v + a2 * vStride
+                let du = partials + range * partialFloats + group * oGroup * cWide
+                for j in (range * blocks / ranges)..<((range + 1) * blocks / ranges) {
+                    let n = j / blocksPerImage, ty0 = j % blocksPerImage * rowsPerBlock
                     let rows = min(rowsPerBlock, tilesH - ty0), count = rows * tilesW
-                    let cBlocks = cPad / 8, oBlocks = oPad / 8
-                    Scheduler.parallelFor(tiles: (cBlocks + oBlocks) * rows, work: Double((cPad + oPad) * count * a2 * 16),
-                                          threads: threads) { task in
-                        let b = task % (cBlocks + oBlocks), r = task / (cBlocks + oBlocks)
-                        for tx in 0..<tilesW {
-                            let t = r * tilesW + tx
-                            if b < cBlocks {
-                                tf.inputC8(xb + b * 8 * inH * inW + ((ty0 + r) * m * inW + tx * m) * 8, rowStride: 8 * inW,
-                                           dst: v + t * cPad + b * 8, positionStride: vStride)
-                            } else {
-                                let ob = b - cBlocks
-                                winogradOutputGradientTransformF2x2C8(dyb + ob * 8 * outH * outW + ((ty0 + r) * m * outW + tx * m) * 8,
-                                                                      rowStride: 8 * outW, dst: dm + t * oPad + ob * 8, positionStride: mStride)
+                    let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), dyRows = (ty0 * m)..<((ty0 + rows) * m)
+                    for cb in 0..<(cWide / 8) {
+                        let block = xb + cb * xRows.count * inW * 8
+                        padBlockRows(x + (n * c + min(cb * 8, c)) * inPlane, channels: c - cb * 8, height: g.inHeight, width: g.inWidth,
+                                     top: g.padding.top, left: g.padding.left, rows: xRows, into: block, paddedWidth: inW)
+                        for r in 0..<rows {
+                            for tx in 0..<tilesW {
+                                tf.inputC8(block + (r * m * inW + tx * m) * 8, rowStride: 8 * inW,
+                                           dst: v + (cb * 8 / nr) * vPanel + (r * tilesW + tx) * nr + cb * 8 % nr, positionStride: vStride)
                             }
                         }
                     }
-                    let first = n == 0 && ty0 == 0
-                    Scheduler.parallelFor(tiles: a2, work: 2 * Double(o) * Double(c) * Double(count * a2), threads: threads) { xi in
-                        try! GEMM.sgemm(transA: .transpose, m: o, n: c, k: count,
-                                        a: UnsafeBufferPointer(start: dm + xi * mStride, count: (count - 1) * oPad + o), lda: oPad,
-                                        b: UnsafeBufferPointer(start: v + xi * vStride, count: (count - 1) * cPad + c), ldb: cPad,
-                                        beta: first ? 0 : 1, c: UnsafeMutableBufferPointer(start: du + xi * o * c, count: o * c), ldc: c,
-                                        threads: 1)
+                    for ob in 0..<groupBlocks {
+                        let oc = group * oGroup + ob * 8, block = dyb + ob * dyRows.count * outW * 8
+                        padBlockRows(dy + (n * o + min(oc, o)) * outPlane, channels: o - oc, height: g.outHeight, width: g.outWidth,
+                                     top: 0, left: 0, rows: dyRows, into: block, paddedWidth: outW)
+                        for r in 0..<rows {
+                            for tx in 0..<tilesW {
+                                winogradOutputGradientTransformF2x2C8(block + (r * m * outW + tx * m) * 8, rowStride: 8 * outW,
+                                                                      dst: dm + ob * mPanel + (r * tilesW + tx) * 8, positionStride: mStride)
+                            }
+                        }
+                    }
+                    // Per position: a K step of ∂M_ξ stays in L2 across the column panels, a V panel in L1 across the row panels.
+                    let first = j == range * blocks / ranges
+                    for xi in 0..<a2 {
+                        let vp = v + xi * vStride, mp = dm + xi * mStride, up = du + xi * uStride
+                        for k0 in stride(from: 0, to: count, by: kc) {
+                            let mode: KernelStoreMode = first && k0 == 0 ? .overwrite : .accumulate
+                            for cp in 0..<cPanels {
+                                for ob in 0..<groupBlocks {
+                                    GEMM.runMicroKernel(kernel, kc: min(kc, count - k0), a: mp + ob * mPanel + k0 * 8, b: vp + cp * vPanel + k0 * nr,
+                                                        c: up + ob * 8 * cWide + cp * nr, ldc: cWide, alpha: 1, mode: mode, epilogue: nil)
+                                }
+                            }
+                        }
                     }
                 }
             }
             // dW[o][c] = Gᵀ·∂U[o][c]·G (α×α → 3×3), 8 input channels at a time; G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
             Scheduler.parallelFor(tiles: o, work: Double(o * c) * 200, threads: threads) { oc in
                 for c0 in stride(from: 0, to: c, by: 8) {
-                    let lanes = min(8, c - c0), at = du + oc * c + c0
-                    @inline(__always) func u(_ i: Int, _ j: Int) -> SIMD8<Float> {
-                        let p = at + (i * 4 + j) * o * c
-                        if lanes == 8 { return load8(p) }
-                        var v = SIMD8<Float>()
-                        for l in 0..<lanes { v[l] = p[l] }
-                        return v
+                    let lanes = min(8, c - c0), at = partials + oc * cWide + c0
+                    @inline(__always) func u(_ i: Int, _ j: Int) -> SIMD8<Float> {   // Σ of the partials, in order
+                        var sum = SIMD8<Float>()
+                        for r in 0..<ranges {
+                            let p = at + r * partialFloats + (i * 4 + j) * uStride
+                            if lanes == 8 { sum += load8(p) } else { for l in 0..<lanes { sum[l] += p[l] } }
+                        }
+                        return sum
                     }
                     let half = SIMD8<Float>(repeating: 0.5)
                     // Row i of ∂U·G: (u0, ½(u0 + u1 + u2), ½(u0 − u1 + u2), u3)… kept as its 3 columns.
