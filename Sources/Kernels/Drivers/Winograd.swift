@@ -13,6 +13,16 @@ final class WinogradConvolution: @unchecked Sendable {
 
     /// Floats of V (and of M) one block may hold.
     static let maximumBlockFloats = 1 << 21
+    /// The fused forward's blocks: V and M of one block within this many floats (the core's L2), but
+    /// at least `forwardMinimumTiles` tiles, so that each MR×K panel of U read from L3 feeds enough
+    /// tiles; output channels in groups of about `forwardGroupChannels` (a task reads only its group's U).
+    /// It runs on images of at least `fusedMinimumTiles` tiles; on fewer, U (then at least 256·256
+    /// channels) would be read again by every block, and the per-position GEMMs win (measured,
+    /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms).
+    static let forwardBlockFloats = 1 << 18
+    static let forwardMinimumTiles = 32
+    static let forwardGroupChannels = 128
+    static let fusedMinimumTiles = 256
     /// Floats of V and ∂M together in one block of the backward-filter pass.
     static let filterGradientBlockFloats = 1 << 20
     /// Tiles (the products' K) one backward-filter block holds at least.
@@ -99,7 +109,119 @@ final class WinogradConvolution: @unchecked Sendable {
         return (tilesH, tilesW, cPad, tilesH * m + 2, tilesW * m + 2, rowsPerBlock, (rowsPerBlock * tilesW + 7) / 8 * 8)
     }
 
+    /// The forward's split of one convolution into tasks: output-channel groups (whole MR-row panels
+    /// of U) × blocks of tile rows over the batch. From the shape alone, so results never depend on
+    /// the thread count (each task writes its own outputs anyway).
+    private struct ForwardSplit {
+        let tilesH: Int, tilesW: Int, inW: Int
+        let panelsPerGroup: Int, groups: Int
+        let rowsPerBlock: Int, blocksPerImage: Int
+        let tilePanels: Int, ldm: Int   // tiles of one block rounded up to NR, the row stride of M
+        let vStride: Int, mStride: Int, perWorker: Int
+    }
+
+    private func split(_ g: ConvGeometry, _ blocking: GEMMBlocking) -> ForwardSplit {
+        let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8
+        let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m, inW = tilesW * m + 2
+        let panels = (outChannels + blocking.mr - 1) / blocking.mr
+        let wanted = max(1, outChannels / Self.forwardGroupChannels)
+        let panelsPerGroup = (panels + wanted - 1) / wanted, groups = (panels + panelsPerGroup - 1) / panelsPerGroup
+        let perTile = a2 * (cPad + panelsPerGroup * blocking.mr)
+        var rows = max(Self.forwardBlockFloats / (perTile * tilesW), (Self.forwardMinimumTiles + tilesW - 1) / tilesW)
+        rows = max(1, min(tilesH, rows))
+        let blocksPerImage = (tilesH + rows - 1) / rows
+        rows = (tilesH + blocksPerImage - 1) / blocksPerImage   // blocks of equal height
+        let tilePanels = (rows * tilesW + blocking.nr - 1) / blocking.nr, ldm = tilePanels * blocking.nr
+        let vStride = Self.positionStride(tilePanels * cPad, blocking.nr), mStride = Self.positionStride(panelsPerGroup * blocking.mr, ldm)
+        let perWorker = cPad * (rows * m + 2) * inW + a2 * (64 + vStride + mStride)
+        return ForwardSplit(tilesH: tilesH, tilesW: tilesW, inW: inW, panelsPerGroup: panelsPerGroup, groups: groups,
+                            rowsPerBlock: rows, blocksPerImage: blocksPerImage, tilePanels: tilePanels, ldm: ldm,
+                            vStride: vStride, mStride: mStride, perWorker: perWorker)
+    }
+
+    /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`: fused on large images, per position on small ones.
+    /// Fused, one parallel region: each task takes
+    /// one block of tile rows of one image and one group of output channels, all on its own thread:
+    /// it pads its input rows into channel blocks of 8, transforms 8 tiles × 8 channels at a time
+    /// and transposes them (8×8 in registers) straight into the micro-kernel's B panels (V_ξ:
+    /// channels × tiles), multiplies each position by the packed U_ξ (M_ξ = U_ξ·V_ξ, no packing), and
+    /// transforms M back into its outputs with bias and ReLU. V and M stay in the core's L2.
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
+                 y: UnsafeMutablePointer<Float>, threads: Int?) {
+        let m = transform.m
+        if ((g.outHeight + m - 1) / m) * ((g.outWidth + m - 1) / m) >= Self.fusedMinimumTiles {
+            forwardFused(x, g, bias: bias, relu: relu, y: y, threads: threads)
+        } else {
+            forwardPerPosition(x, g, bias: bias, relu: relu, y: y, threads: threads)
+        }
+    }
+
+    private func forwardFused(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
+                              y: UnsafeMutablePointer<Float>, threads: Int?) {
+        let tf = transform, m = tf.m, a2 = tf.alpha * tf.alpha
+        let c = inChannels, o = outChannels, cPad = (c + 7) / 8 * 8
+        let kernel = positions[0].microKernel, blocking = kernel.blocking, mr = blocking.mr, nr = blocking.nr, kc = blocking.kc
+        let sp = split(g, blocking), paddedM = positions[0].paddedM
+        let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let blocks = g.batch * sp.blocksPerImage, tasks = blocks * sp.groups
+        let work = 2 * Double(o) * Double(c) * Double(a2) * Double(g.batch * sp.tilesH * sp.tilesW)
+        let workers = Scheduler.threadCount(tiles: tasks, work: work, threads: threads)
+        Workspace.withScratch(count: workers * sp.perWorker) { scratch in
+            Scheduler.parallelFor(tiles: tasks, workers: workers) { task, worker in
+                let block = task / sp.groups, group = task % sp.groups
+                let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
+                let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
+                let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), blockFloats = xRows.count * sp.inW * 8
+                let xb = scratch + worker * sp.perWorker, tmp = xb + cPad / 8 * blockFloats
+                let v = tmp + a2 * 64, mm = v + a2 * sp.vStride
+                // V_ξ as B panels: [tile panel][channel][NR tiles].
+                for cb in 0..<(cPad / 8) {
+                    let xc = xb + cb * blockFloats
+                    Self.padBlockRows(x + (n * c + cb * 8) * inPlane, channels: c - cb * 8, height: g.inHeight, width: g.inWidth,
+                                 top: g.padding.top, left: g.padding.left, rows: xRows, into: xc, paddedWidth: sp.inW)
+                    for t0 in stride(from: 0, to: sp.ldm, by: 8) {
+                        for i in 0..<8 {   // tmp[ξ][tile i][8 channels]
+                            let t = t0 + i
+                            if t < count {
+                                tf.inputC8(xc + ((t / sp.tilesW) * m * sp.inW + t % sp.tilesW * m) * 8, rowStride: 8 * sp.inW,
+                                           dst: tmp + i * 8, positionStride: 64)
+                            } else {
+                                for xi in 0..<a2 { zeroFloats(tmp + xi * 64 + i * 8, count: 8) }
+                            }
+                        }
+                        let panel = v + (t0 / nr) * cPad * nr + cb * 8 * nr + t0 % nr
+                        for xi in 0..<a2 { transpose8x8(tmp + xi * 64, 8, panel + xi * sp.vStride, nr) }
+                    }
+                }
+                // M_ξ = U_ξ·V_ξ for this group's rows: an MR×K panel of U in L1 across the tile panels.
+                let p0 = group * sp.panelsPerGroup, p1 = min(p0 + sp.panelsPerGroup, paddedM / mr)
+                for xi in 0..<a2 {
+                    let u = positions[xi].storage, vx = v + xi * sp.vStride, mx = mm + xi * sp.mStride
+                    for k0 in stride(from: 0, to: c, by: kc) {
+                        let depth = min(kc, c - k0), mode: KernelStoreMode = k0 == 0 ? .overwrite : .accumulate
+                        for p in p0..<p1 {
+                            let a = u + k0 * paddedM + p * mr * depth
+                            for tp in 0..<sp.tilePanels {
+                                GEMM.runMicroKernel(kernel, kc: depth, a: a, b: vx + tp * cPad * nr + k0 * nr,
+                                                    c: mx + (p - p0) * mr * sp.ldm + tp * nr, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
+                            }
+                        }
+                    }
+                }
+                for oc in (p0 * mr)..<min(o, p1 * mr) {
+                    for k in stride(from: 0, to: count, by: 8) {
+                        tf.output8(mm + (oc - p0 * mr) * sp.ldm + k, positionStride: sp.mStride, bias: bias?[oc] ?? 0, relu: relu,
+                                   plane: y + (n * o + oc) * outPlane, height: g.outHeight, width: g.outWidth,
+                                   WinogradTileGroup(first: ty0 * sp.tilesW + k, count: min(8, count - k), tilesW: sp.tilesW))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Per block of tile rows, three parallel regions: the input transform, one GEMM per position
+    /// M_ξ = U_ξ·V_ξᵀ (positions spread over the threads, each U_ξ read once), the output transform.
+    private func forwardPerPosition(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
                  y: UnsafeMutablePointer<Float>, threads: Int?) {
         let tf = transform, m = tf.m, a2 = tf.alpha * tf.alpha
         let c = inChannels, o = outChannels
