@@ -15,22 +15,30 @@ final class WinogradConvolution: @unchecked Sendable {
     static let maximumBlockFloats = 1 << 21
     /// The fused forward's blocks: V and M of one block within this many floats (the core's L2), but
     /// at least `forwardMinimumTiles` tiles, so that each MR×K panel of U read from L3 feeds enough
-    /// tiles; output channels in groups of about `forwardGroupChannels` (a task reads only its group's U).
+    /// tiles; output channels in `channelGroups` (a task reads only its group's U).
     /// It runs on images of at least `fusedMinimumTiles` tiles; on fewer, U (then at least 256·256
     /// channels) would be read again by every block, and the per-position GEMMs win (measured,
     /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms).
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
-    static let forwardGroupChannels = 128
     static let fusedMinimumTiles = 256
     /// Floats of V and ∂M together in one block of the backward-filter pass.
     static let filterGradientBlockFloats = 1 << 20
     /// Tiles (the products' K) one backward-filter block holds at least.
     static let filterGradientMinimumDepth = 256
-    /// Output channels per backward-filter task group, and the tasks it aims at (groups × tile-row
-    /// ranges): fixed numbers, not the thread count, so that dW is the same on any machine.
-    static let filterGradientGroupChannels = 128
+    /// The tasks the backward-filter pass aims at (output-channel groups × tile-row ranges): a fixed
+    /// number, not the thread count, so that dW is the same on any machine.
     static let filterGradientTasks = 4
+
+    /// Output channels per task group of the fused forward and of the backward-filter pass.
+    static let groupChannels = 128
+
+    /// `panels` row panels of `outChannels` output channels in groups of about `groupChannels`
+    /// channels (whole panels), from the shape alone.
+    static func channelGroups(outChannels: Int, panels: Int) -> (panelsPerGroup: Int, groups: Int) {
+        let wanted = max(1, outChannels / groupChannels), perGroup = (panels + wanted - 1) / wanted
+        return (perGroup, (panels + perGroup - 1) / perGroup)
+    }
 
     /// The automatic choice considers Winograd from this many input × output channels: below it each
     /// transformed value feeds too few products to pay for the transforms.
@@ -124,8 +132,7 @@ final class WinogradConvolution: @unchecked Sendable {
         let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8
         let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m, inW = tilesW * m + 2
         let panels = (outChannels + blocking.mr - 1) / blocking.mr
-        let wanted = max(1, outChannels / Self.forwardGroupChannels)
-        let panelsPerGroup = (panels + wanted - 1) / wanted, groups = (panels + panelsPerGroup - 1) / panelsPerGroup
+        let (panelsPerGroup, groups) = Self.channelGroups(outChannels: outChannels, panels: panels)
         let perTile = a2 * (cPad + panelsPerGroup * blocking.mr)
         var rows = max(Self.forwardBlockFloats / (perTile * tilesW), (Self.forwardMinimumTiles + tilesW - 1) / tilesW)
         rows = max(1, min(tilesH, rows))
@@ -329,10 +336,9 @@ final class WinogradConvolution: @unchecked Sendable {
         let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m
         let inW = tilesW * m + 2, outW = tilesW * m
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
-        // Output-channel groups of about `filterGradientGroupChannels` (each task transforms all of V).
-        let oBlocks = (o + 7) / 8
-        let groupBlocks = (oBlocks + max(1, o / filterGradientGroupChannels) - 1) / max(1, o / filterGradientGroupChannels)
-        let groups = (oBlocks + groupBlocks - 1) / groupBlocks, oGroup = groupBlocks * 8, oRows = groups * oGroup
+        // Output-channel groups (each task transforms all of V).
+        let (groupBlocks, groups) = channelGroups(outChannels: o, panels: (o + 7) / 8)
+        let oGroup = groupBlocks * 8, oRows = groups * oGroup
         // Blocks of tile rows: V and ∂M within `filterGradientBlockFloats`, but at least
         // `filterGradientMinimumDepth` tiles deep; then as many row ranges as give `filterGradientTasks` tasks.
         let byFloats = filterGradientBlockFloats / (a2 * (cWide + oGroup) * tilesW)
