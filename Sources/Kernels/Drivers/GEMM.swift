@@ -300,14 +300,29 @@ public enum GEMM {
                         bPacked = scratch + (tj - g0) * packedBPerTile
                     } else {
                         bPacked = mine + edgeScratch
+                        if tileM <= blocking.mc {
+                            // One block of rows: each K block of B is packed just before its product,
+                            // so it is read back from L2 instead of from L3 or DRAM (a tile's whole
+                            // packed B can exceed L2). Same kernel calls in the same order per C tile.
+                            var p0 = 0
+                            while p0 < k {
+                                packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                                gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k,
+                                         kBlocks: p0..<min(k, p0 + blocking.kc), alpha: alpha,
+                                         packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                                p0 += blocking.kc
+                            }
+                            return
+                        }
                         var p0 = 0
                         while p0 < k {
                             packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
                             p0 += blocking.kc
                         }
                     }
-                    gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, alpha: alpha,
-                             packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                    gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
+                             alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
                              c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                 }
                 g0 += tilesInGroup
@@ -327,8 +342,10 @@ public enum GEMM {
     /// One tile of C: the Goto loops around the micro-kernel, on a tile's packed B (all K).
     /// For each MC block of rows the K blocks run innermost, so that the MC×tile C block stays
     /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
+    /// `kBlocks`: the range of K (whole KC blocks) this call runs; the rest of K is run by other calls.
     static func gemmTile(
-        _ kernel: GEMMMicroKernel, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int, alpha: Float,
+        _ kernel: GEMMMicroKernel, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
+        kBlocks: Range<Int>, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         edge: UnsafeMutablePointer<Float>
@@ -341,8 +358,8 @@ public enum GEMM {
         var i0 = m0
         while i0 < m0 + tileM {
             let mc = min(mcBlock, m0 + tileM - i0)
-            p0 = 0
-            while p0 < k {
+            p0 = kBlocks.lowerBound
+            while p0 < kBlocks.upperBound {
                 let kc = min(kcBlock, k - p0)
                 let isLast = p0 + kc == k
                 let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))

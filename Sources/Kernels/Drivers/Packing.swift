@@ -46,37 +46,43 @@ enum Packing {
         _ trans: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
         p0: Int, kc: Int, n0: Int, nc: Int, nr: Int, dst: UnsafeMutablePointer<Float>
     ) {
+        if trans == .none {
+            // Row p of B is contiguous in n: each row segment is read once, front to back, and
+            // scattered NR floats at a time into the panels. (Panel by panel, every k step would
+            // land on another page: ldb is often a whole image row of floats.)
+            let fullPanels = nc / nr, edgeCols = nc - fullPanels * nr
+            if edgeCols > 0 { (dst + fullPanels * kc * nr).update(repeating: 0, count: kc * nr) }
+            for p in 0..<kc {
+                let src = b + (p0 + p) * ldb + n0
+                var o = dst + p * nr
+                for jp in 0..<fullPanels {
+                    let s = src + jp * nr
+                    var j = 0
+                    while j < nr { store8(load8(s, j), o, j); j += 8 }
+                    o += kc * nr
+                }
+                if edgeCols > 0 { o.update(from: src + fullPanels * nr, count: edgeCols) }
+            }
+            return
+        }
+        // op(B)[p, j] = B[j, p]: column j of op(B) is row j of B, contiguous in k.
+        // Whole groups of 8 columns go through 8×8 register transposes.
         var out = dst
         var j0 = 0
         while j0 < nc {
             let cols = min(nr, nc - j0)
             if cols < nr { out.update(repeating: 0, count: kc * nr) }
-            if trans == .none {
-                // Row p of B is contiguous in n: copy `cols` floats per k step.
-                if cols == nr {
-                    for p in 0..<kc {
-                        let src = b + (p0 + p) * ldb + n0 + j0, o = out + p * nr
-                        var j = 0
-                        while j < nr { store8(load8(src, j), o, j); j += 8 }
-                    }
-                } else {
-                    for p in 0..<kc { (out + p * nr).update(from: b + (p0 + p) * ldb + n0 + j0, count: cols) }
-                }
-            } else {
-                // op(B)[p, j] = B[j, p]: column j of op(B) is row j of B, contiguous in k.
-                // Whole groups of 8 columns go through 8×8 register transposes.
-                var jj = 0
-                while jj + 8 <= cols {
-                    let src = b + (n0 + j0 + jj) * ldb + p0
-                    var p = 0
-                    while p + 8 <= kc { transpose8x8(src + p, ldb, out + p * nr + jj, nr); p += 8 }
-                    for c in 0..<8 { for q in p..<kc { out[q * nr + jj + c] = src[c * ldb + q] } }
-                    jj += 8
-                }
-                for jj in jj..<cols {
-                    let src = b + (n0 + j0 + jj) * ldb + p0
-                    for p in 0..<kc { out[p * nr + jj] = src[p] }
-                }
+            var jj = 0
+            while jj + 8 <= cols {
+                let src = b + (n0 + j0 + jj) * ldb + p0
+                var p = 0
+                while p + 8 <= kc { transpose8x8(src + p, ldb, out + p * nr + jj, nr); p += 8 }
+                for c in 0..<8 { for q in p..<kc { out[q * nr + jj + c] = src[c * ldb + q] } }
+                jj += 8
+            }
+            for jj in jj..<cols {
+                let src = b + (n0 + j0 + jj) * ldb + p0
+                for p in 0..<kc { out[p * nr + jj] = src[p] }
             }
             out += kc * nr
             j0 += nr
