@@ -102,6 +102,32 @@ public enum Scheduler {
     }
 }
 
+/// Counts finished tiles of a region so that a later tile can wait for earlier ones, e.g. for the
+/// packed operand that the first tiles of a region write and the others read (one region instead
+/// of two: one wake-up of the workers instead of two).
+///
+/// Waiting is safe only on tiles with *smaller* indices in the same region: `parallelFor` hands out
+/// tiles in increasing order, so by the time a tile runs, every earlier tile has been claimed by a
+/// running thread and will finish. On one thread the tiles run in order and never wait.
+public final class TileLatch: Sendable {
+    private let finished = Atomic<Int>(0)
+
+    public init() {}
+
+    /// Marks one tile finished; its writes become visible to the threads that `wait` for it.
+    public func arrive() { finished.add(1, ordering: .releasing) }
+
+    /// Returns once `count` tiles have arrived.
+    public func wait(until count: Int) {
+        var spins = 0
+        while finished.load(ordering: .acquiring) < count {
+            spins += 1
+            if spins >= 256 { sched_yield(); spins = 0 }
+        }
+    }
+}
+
+/// Hands out tiles in increasing index order (`TileLatch` relies on it).
 private final class TileCounter: Sendable {
     private let value = Atomic<Int>(0)
     func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }

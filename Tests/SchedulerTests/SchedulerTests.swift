@@ -33,6 +33,32 @@ final class SchedulerTests: XCTestCase {
         }
     }
 
+    func testLaterTilesSeeWhatEarlierTilesWroteBeforeArriving() {
+        // The first 16 tiles fill a buffer (slowly, so that later tiles really wait), the other
+        // 64 read all of it after waiting on the latch: the GEMM's shared packed B in miniature.
+        for workers in [1, 2, 5] {
+            let data = UnsafeMutablePointer<Int>.allocate(capacity: 16 * 4096)
+            let sums = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+            data.initialize(repeating: 0, count: 16 * 4096)
+            sums.initialize(repeating: 0, count: 64)
+            defer { data.deallocate(); sums.deallocate() }
+            let latch = TileLatch()
+            Scheduler.parallelFor(tiles: 80, workers: workers) { tile, _ in
+                if tile < 16 {
+                    usleep(1000)
+                    for i in 0..<4096 { data[tile * 4096 + i] = tile + 1 }
+                    latch.arrive()
+                    return
+                }
+                latch.wait(until: 16)
+                var s = 0
+                for i in 0..<(16 * 4096) { s += data[i] }
+                sums[tile - 16] = s
+            }
+            XCTAssertTrue((0..<64).allSatisfy { sums[$0] == 4096 * (16 * 17 / 2) }, "workers \(workers)")
+        }
+    }
+
     func testNestedRegionsRunSerially() {
         let nestedCounts = UnsafeMutablePointer<Int>.allocate(capacity: 4)
         nestedCounts.initialize(repeating: -1, count: 4)

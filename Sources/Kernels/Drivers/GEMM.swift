@@ -266,37 +266,40 @@ public enum GEMM {
             tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let edgeScratch = edgeScratchCount(blocking)
         let packedBPerTile = k * colsPerTile
-        // With several row tiles per column chunk, B is packed once for all of them, in a parallel
-        // region of its own; otherwise each tile packs its own slice of B as it starts. Shared packed
+        // With several row tiles per column chunk, B is packed once for all of them by the first
+        // tiles of the region (one per K block and column tile), which the product tiles wait for
+        // (`TileLatch`); otherwise each tile packs its own slice of B as it starts. Shared packed
         // B is bounded (`GEMMBlocking.maximumSharedPackedB`): column tiles go in groups that fit, so
         // an implicit-GEMM convolution never holds its whole im2col matrix.
         let sharedB = rowTiles > 1
         let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch
         let groupTiles = sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
         let shared = sharedB ? groupTiles * packedBPerTile : 0
+        let kBlocks = (k + blocking.kc - 1) / blocking.kc
         Workspace.withScratch(count: shared + perWorker * workers) { scratch in
             let workerScratch = scratch + shared
             var g0 = 0
             while g0 < colTiles {
                 let tilesInGroup = min(groupTiles, colTiles - g0)
-                if sharedB {
-                    let kBlocks = (k + blocking.kc - 1) / blocking.kc
-                    let groupN = min(n, (g0 + tilesInGroup) * colsPerTile) - g0 * colsPerTile
-                    Scheduler.parallelFor(tiles: tilesInGroup * kBlocks, work: Double(k * groupN) * packingWorkPerElement,
-                                          threads: threads) { t in
-                        let tj = g0 + t / kBlocks, p0 = (t % kBlocks) * blocking.kc
+                let packTiles = sharedB ? tilesInGroup * kBlocks : 0
+                let packed = TileLatch()
+                Scheduler.parallelFor(tiles: packTiles + rowTiles * tilesInGroup, workers: workers) { tile, worker in
+                    if tile < packTiles {
+                        let tj = g0 + tile / kBlocks, p0 = (tile % kBlocks) * blocking.kc
                         let n0 = tj * colsPerTile
                         packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
                                   dst: scratch + (tj - g0) * packedBPerTile)
+                        packed.arrive()
+                        return
                     }
-                }
-                Scheduler.parallelFor(tiles: rowTiles * tilesInGroup, workers: workers) { tile, worker in
-                    let ti = tile / tilesInGroup, tj = g0 + tile % tilesInGroup
+                    let product = tile - packTiles
+                    let ti = product / tilesInGroup, tj = g0 + product % tilesInGroup
                     let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
                     let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
                     let mine = workerScratch + worker * perWorker
                     let bPacked: UnsafeMutablePointer<Float>
                     if sharedB {
+                        packed.wait(until: packTiles)
                         bPacked = scratch + (tj - g0) * packedBPerTile
                     } else {
                         bPacked = mine + edgeScratch
