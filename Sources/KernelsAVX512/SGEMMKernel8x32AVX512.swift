@@ -84,6 +84,37 @@ private func kernel8x32(
     storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7)
 }
 
+/// C[0..<8, 0..<16] = A·B (`accumulate` false) or C += A·B over `kc` steps, 8 zmm accumulators: the
+/// half-width tile for a last B panel of at most 16 columns (Winograd's 16-tile images), where the
+/// 8×32 kernel would spend half its FMAs on zero columns. `a`: an 8-row panel as for the 8×32
+/// kernel; `b`: 16 floats per step, `bStride` floats apart (the first half of a 32-wide panel).
+@inline(never)
+public func sgemmKernel8x16AVX512(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0 = load16(pb)
+        c0 = c0.addingProduct(SIMD16<Float>(repeating: pa[0]), b0)
+        c1 = c1.addingProduct(SIMD16<Float>(repeating: pa[1]), b0)
+        c2 = c2.addingProduct(SIMD16<Float>(repeating: pa[2]), b0)
+        c3 = c3.addingProduct(SIMD16<Float>(repeating: pa[3]), b0)
+        c4 = c4.addingProduct(SIMD16<Float>(repeating: pa[4]), b0)
+        c5 = c5.addingProduct(SIMD16<Float>(repeating: pa[5]), b0)
+        c6 = c6.addingProduct(SIMD16<Float>(repeating: pa[6]), b0)
+        c7 = c7.addingProduct(SIMD16<Float>(repeating: pa[7]), b0)
+        pa += 8; pb += bStride
+    }
+    if accumulate {
+        c0 += load16(c); c1 += load16(c + ldc); c2 += load16(c + 2 * ldc); c3 += load16(c + 3 * ldc)
+        c4 += load16(c + 4 * ldc); c5 += load16(c + 5 * ldc); c6 += load16(c + 6 * ldc); c7 += load16(c + 7 * ldc)
+    }
+    store16(c0, c); store16(c1, c + ldc); store16(c2, c + 2 * ldc); store16(c3, c + 3 * ldc)
+    store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc); store16(c6, c + 6 * ldc); store16(c7, c + 7 * ldc)
+}
+
 private struct Epilogue16 {
     var enabled: Bool
     var rowBias: UnsafePointer<Float>?

@@ -519,6 +519,24 @@ public enum GEMM {
 }
 
 extension GEMM {
+    /// Whether `kernel` has a half-width (MR × NR/2) variant, `runHalfWidthMicroKernel`.
+    static func hasHalfWidthMicroKernel(_ kernel: GEMMMicroKernel) -> Bool { kernel == .avx512_8x32 }
+
+    /// C[0..<MR, 0..<NR/2] = A·B (`mode` overwrite) or += A·B (accumulate), with B the first half of
+    /// an NR-wide packed panel: for a last panel whose columns are at most half used.
+    @inline(__always)
+    static func runHalfWidthMicroKernel(
+        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    ) {
+        #if TESSERA_AVX512
+        precondition(kernel == .avx512_8x32, "no half-width variant of \(kernel)")
+        sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, accumulate: accumulate)
+        #else
+        preconditionFailure("AVX-512 kernels are not in this build")
+        #endif
+    }
+
     /// Runs the 6×16 micro-kernel `calls` times on one L1-resident pair of panels of depth `kc`:
     /// the kernel's own ceiling, without packing or cache misses. Returns the flops done.
     public static func microKernelProbe(_ kernel: GEMMMicroKernel, calls: Int, kc: Int = 256) -> Double {

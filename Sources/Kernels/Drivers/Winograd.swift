@@ -19,9 +19,14 @@ final class WinogradConvolution: @unchecked Sendable {
     /// It runs on images of at least `fusedMinimumTiles` tiles; on fewer, U (then at least 256·256
     /// channels) would be read again by every block, and the per-position GEMMs win (measured,
     /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms).
+    /// Images of at most `fusedMaximumSmallTiles` tiles (7×7 at F(2×2)) run fused as well: one block,
+    /// one tile panel (half-width kernel where there is one), U read once per group; the per-position
+    /// path's four parallel regions cost more than their work there (ResNet conv3x3_512 on Zen 4 at
+    /// 2 threads: 1.39 → 0.87 ms).
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
     static let fusedMinimumTiles = 256
+    static let fusedMaximumSmallTiles = 16
     /// Floats of V and ∂M together in one block of the backward-filter pass.
     static let filterGradientBlockFloats = 1 << 20
     /// Tiles (the products' K) one backward-filter block holds at least.
@@ -146,7 +151,8 @@ final class WinogradConvolution: @unchecked Sendable {
                             vStride: vStride, mStride: mStride, perWorker: perWorker)
     }
 
-    /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`: fused on large images, per position on small ones.
+    /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`: fused on large and on very small images, per
+    /// position in between.
     /// Fused, one parallel region: each task takes
     /// one block of tile rows of one image and one group of output channels, all on its own thread:
     /// it pads its input rows into channel blocks of 8, transforms 8 tiles × 8 channels at a time
@@ -156,7 +162,8 @@ final class WinogradConvolution: @unchecked Sendable {
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
                  y: UnsafeMutablePointer<Float>, threads: Int?) {
         let m = transform.m
-        if ((g.outHeight + m - 1) / m) * ((g.outWidth + m - 1) / m) >= Self.fusedMinimumTiles {
+        let tiles = ((g.outHeight + m - 1) / m) * ((g.outWidth + m - 1) / m)
+        if tiles >= Self.fusedMinimumTiles || tiles <= Self.fusedMaximumSmallTiles {
             forwardFused(x, g, bias: bias, relu: relu, y: y, threads: threads)
         } else {
             forwardPerPosition(x, g, bias: bias, relu: relu, y: y, threads: threads)
@@ -179,6 +186,8 @@ final class WinogradConvolution: @unchecked Sendable {
                 let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
                 let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
                 let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), blockFloats = xRows.count * sp.inW * 8
+                // A last tile panel at most half full (a 16-tile image) takes the half-width kernel.
+                let halfLast = GEMM.hasHalfWidthMicroKernel(kernel) && count - (sp.tilePanels - 1) * nr <= nr / 2
                 let xb = scratch + worker * sp.perWorker, tmp = xb + cPad / 8 * blockFloats
                 let v = tmp + a2 * 64, mm = v + a2 * sp.vStride
                 // V_ξ as B panels: [tile panel][channel][NR tiles].
@@ -209,8 +218,12 @@ final class WinogradConvolution: @unchecked Sendable {
                         for p in p0..<p1 {
                             let a = u + k0 * paddedM + p * mr * depth
                             for tp in 0..<sp.tilePanels {
-                                GEMM.runMicroKernel(kernel, kc: depth, a: a, b: vx + tp * cPad * nr + k0 * nr,
-                                                    c: mx + (p - p0) * mr * sp.ldm + tp * nr, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
+                                let b = vx + tp * cPad * nr + k0 * nr, cx = mx + (p - p0) * mr * sp.ldm + tp * nr
+                                if halfLast && tp == sp.tilePanels - 1 {
+                                    GEMM.runHalfWidthMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, accumulate: k0 > 0)
+                                } else {
+                                    GEMM.runMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
+                                }
                             }
                         }
                     }
