@@ -18,14 +18,15 @@ final class WinogradConvolution: @unchecked Sendable {
     /// tiles; output channels in `channelGroups` (a task reads only its group's U).
     /// It runs on images of at least `fusedMinimumTiles` tiles; on fewer, U (then at least 256·256
     /// channels) would be read again by every block, and the per-position GEMMs win (measured,
-    /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms).
+    /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms). From 128:
+    /// VGG conv3_x (196 tiles at F(4×4)) on Zen 4 at 2 threads 7.5 → 7.0 ms, equal at 1 thread.
     /// Images of at most `fusedMaximumSmallTiles` tiles (7×7 at F(2×2)) run fused as well: one block,
     /// one tile panel (half-width kernel where there is one), U read once per group; the per-position
     /// path's four parallel regions cost more than their work there (ResNet conv3x3_512 on Zen 4 at
     /// 2 threads: 1.39 → 0.87 ms).
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
-    static let fusedMinimumTiles = 256
+    static let fusedMinimumTiles = 128
     static let fusedMaximumSmallTiles = 16
     /// Floats of V and ∂M together in one block of the backward-filter pass.
     static let filterGradientBlockFloats = 1 << 20
