@@ -27,8 +27,11 @@ for key in shapes:
     bb = b.T if trans else b
     c = np.empty((m, n), np.float32)
     np.matmul(a, bb, out=c)
+    warm = time.perf_counter()   # Bench's rule: 50 ms of warm-up, then up to 1000 repeats
+    while time.perf_counter() - warm < 0.05:
+        np.matmul(a, bb, out=c)
     times, start = [], time.perf_counter()
-    while len(times) < 5 or (time.perf_counter() - start < 0.4 and len(times) < 50):
+    while len(times) < 5 or (time.perf_counter() - start < 0.4 and len(times) < 1000):
         t0 = time.perf_counter(); np.matmul(a, bb, out=c); times.append(time.perf_counter() - t0)
     out[key] = statistics.median(times)
 print(json.dumps(out))

@@ -25,9 +25,12 @@ def bench(quick):
 
 
 def median_time(fn, budget):
+    warm = time.perf_counter()   # Bench's rule: 50 ms of warm-up, then up to 1000 repeats
     fn()
+    while time.perf_counter() - warm < 0.05:
+        fn()
     times, start = [], time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
+    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 1000):
         t0 = time.perf_counter(); fn(); times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
