@@ -28,6 +28,10 @@ final class WinogradConvolution: @unchecked Sendable {
     static let forwardMinimumTiles = 32
     static let fusedMinimumTiles = 128
     static let fusedMaximumSmallTiles = 16
+    /// The fused forward transforms V once for all output-channel groups, in tasks of its own (this
+    /// many channel ranges per block), when all blocks' V fit in `sharedVMaximumFloats`.
+    static let sharedVMaximumFloats = 1 << 21
+    static let sharedVTasksPerBlock = 8
     /// Floats of V and ∂M together in one block of the backward-filter pass.
     static let filterGradientBlockFloats = 1 << 20
     /// Tiles (the products' K) one backward-filter block holds at least.
@@ -180,35 +184,66 @@ final class WinogradConvolution: @unchecked Sendable {
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let blocks = g.batch * sp.blocksPerImage, tasks = blocks * sp.groups
         let work = 2 * Double(o) * Double(c) * Double(a2) * Double(g.batch * sp.tilesH * sp.tilesW)
+        let channelBlocks = cPad / 8
+        // With several output-channel groups and little V, V is transformed once by tasks of its own
+        // (channel ranges of each block) that the product tasks wait for, instead of by every group.
+        let vShared = sp.groups > 1 && blocks * a2 * sp.vStride <= Self.sharedVMaximumFloats
+        let vParts = vShared ? min(channelBlocks, Self.sharedVTasksPerBlock) : 0, vTasks = blocks * vParts
+        let sharedFloats = vShared ? blocks * a2 * sp.vStride : 0
         let workers = Scheduler.threadCount(tiles: tasks, work: work, threads: threads)
-        Workspace.withScratch(count: workers * sp.perWorker) { scratch in
-            Scheduler.parallelFor(tiles: tasks, workers: workers) { task, worker in
+        let transformed = TileLatch()
+        /// Pads the rows of `block` for channel blocks `cbs` and writes their V_ξ as B panels,
+        /// [tile panel][channel][NR tiles], at `v`.
+        func transformInput(block: Int, cbs: Range<Int>, xb: UnsafeMutablePointer<Float>, tmp: UnsafeMutablePointer<Float>,
+                            v: UnsafeMutablePointer<Float>) {
+            let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
+            let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
+            let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), blockFloats = xRows.count * sp.inW * 8
+            for cb in cbs {
+                let xc = xb + cb * blockFloats
+                Self.padBlockRows(x + (n * c + cb * 8) * inPlane, channels: c - cb * 8, height: g.inHeight, width: g.inWidth,
+                             top: g.padding.top, left: g.padding.left, rows: xRows, into: xc, paddedWidth: sp.inW)
+                for t0 in stride(from: 0, to: sp.ldm, by: 8) {
+                    for i in 0..<8 {   // tmp[ξ][tile i][8 channels]
+                        let t = t0 + i
+                        if t < count {
+                            tf.inputC8(xc + ((t / sp.tilesW) * m * sp.inW + t % sp.tilesW * m) * 8, rowStride: 8 * sp.inW,
+                                       dst: tmp + i * 8, positionStride: 64)
+                        } else {
+                            for xi in 0..<a2 { zeroFloats(tmp + xi * 64 + i * 8, count: 8) }
+                        }
+                    }
+                    let panel = v + (t0 / nr) * cPad * nr + cb * 8 * nr + t0 % nr
+                    for xi in 0..<a2 { transpose8x8(tmp + xi * 64, 8, panel + xi * sp.vStride, nr) }
+                }
+            }
+        }
+        Workspace.withScratch(count: sharedFloats + workers * sp.perWorker) { scratch in
+            Scheduler.parallelFor(tiles: vTasks + tasks, workers: workers) { tile, worker in
+                let xb = scratch + sharedFloats + worker * sp.perWorker
+                let blockFloats = ((sp.rowsPerBlock * m + 2) * sp.inW) * 8
+                let tmp = xb + cPad / 8 * blockFloats
+                if tile < vTasks {
+                    let block = tile / vParts, part = tile % vParts
+                    transformInput(block: block, cbs: (part * channelBlocks / vParts)..<((part + 1) * channelBlocks / vParts),
+                                   xb: xb, tmp: tmp, v: scratch + block * a2 * sp.vStride)
+                    transformed.arrive()
+                    return
+                }
+                let task = tile - vTasks
                 let block = task / sp.groups, group = task % sp.groups
                 let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
                 let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
-                let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), blockFloats = xRows.count * sp.inW * 8
                 // A last tile panel at most half full (a 16-tile image) takes the half-width kernel.
                 let halfLast = GEMM.hasHalfWidthMicroKernel(kernel) && count - (sp.tilePanels - 1) * nr <= nr / 2
-                let xb = scratch + worker * sp.perWorker, tmp = xb + cPad / 8 * blockFloats
-                let v = tmp + a2 * 64, mm = v + a2 * sp.vStride
-                // V_ξ as B panels: [tile panel][channel][NR tiles].
-                for cb in 0..<(cPad / 8) {
-                    let xc = xb + cb * blockFloats
-                    Self.padBlockRows(x + (n * c + cb * 8) * inPlane, channels: c - cb * 8, height: g.inHeight, width: g.inWidth,
-                                 top: g.padding.top, left: g.padding.left, rows: xRows, into: xc, paddedWidth: sp.inW)
-                    for t0 in stride(from: 0, to: sp.ldm, by: 8) {
-                        for i in 0..<8 {   // tmp[ξ][tile i][8 channels]
-                            let t = t0 + i
-                            if t < count {
-                                tf.inputC8(xc + ((t / sp.tilesW) * m * sp.inW + t % sp.tilesW * m) * 8, rowStride: 8 * sp.inW,
-                                           dst: tmp + i * 8, positionStride: 64)
-                            } else {
-                                for xi in 0..<a2 { zeroFloats(tmp + xi * 64 + i * 8, count: 8) }
-                            }
-                        }
-                        let panel = v + (t0 / nr) * cPad * nr + cb * 8 * nr + t0 % nr
-                        for xi in 0..<a2 { transpose8x8(tmp + xi * 64, 8, panel + xi * sp.vStride, nr) }
-                    }
+                let own = tmp + a2 * 64, mm = own + a2 * sp.vStride
+                let v: UnsafeMutablePointer<Float>
+                if vShared {
+                    transformed.wait(until: vTasks)
+                    v = scratch + block * a2 * sp.vStride
+                } else {
+                    transformInput(block: block, cbs: 0..<channelBlocks, xb: xb, tmp: tmp, v: own)
+                    v = own
                 }
                 // M_ξ = U_ξ·V_ξ for this group's rows: an MR×K panel of U in L1 across the tile panels.
                 let p0 = group * sp.panelsPerGroup, p1 = min(p0 + sp.panelsPerGroup, paddedM / mr)
