@@ -134,7 +134,7 @@ final class ConvolutionTests: XCTestCase {
             ([1, 64, 12, 37], .init(inChannels: 64, outChannels: 64, kernel: 3, padding: 1)),   // VGG conv1_2-like, 5 SIMD tile groups
             ([1, 128, 9, 9], .init(inChannels: 128, outChannels: 256, kernel: 3, padding: 1)),
             ([1, 512, 7, 7], .init(inChannels: 512, outChannels: 512, kernel: 3, padding: 1)),  // ResNet-50 conv5 3×3
-            // ≥ 256 tiles: the fused path (several blocks of tile rows; two output-channel groups; C > KC).
+            // ≥ 256 tiles: several blocks of tile rows; two output-channel groups (V shared or per group); C > KC.
             ([2, 5, 100, 99], .init(inChannels: 5, outChannels: 9, kernel: 3, padding: 1)),
             ([1, 3, 66, 70], .init(inChannels: 3, outChannels: 264, kernel: 3, padding: 1)),
             ([1, 264, 34, 34], .init(inChannels: 264, outChannels: 8, kernel: 3, padding: 1)),

@@ -2,34 +2,27 @@ import Scheduler
 
 /// Winograd F(m×m, 3×3) convolution (Lavin & Gray 2016; SPEC §3) for 3×3 kernels, stride 1,
 /// dilation 1, one group, any padding and batch. The weights are transformed once into α² packed
-/// O×C matrices U_ξ; per block of tile rows, the input tiles are transformed (V_ξ, C × tiles), each
-/// transform position ξ is one GEMM M_ξ = U_ξ·V_ξ over the channels, and the output transform
-/// Y = Aᵀ·M·A adds the bias and applies ReLU. Blocks hold at most 8 MiB of V and of M, so they stay
-/// in cache between the three steps.
+/// O×C matrices U_ξ (the micro-kernel's A panels). The forward is one parallel region of tasks, each
+/// one block of tile rows × one group of output channels: pad and transform the block's input tiles
+/// into V_ξ (straight into the micro-kernel's B panels), M_ξ = U_ξ·V_ξ per transform position ξ on
+/// the micro-kernel, and the output transform Y = Aᵀ·M·A with bias and ReLU, V and M in the core's L2.
 final class WinogradConvolution: @unchecked Sendable {
     let transform: WinogradTransform
     let outChannels: Int, inChannels: Int
     private let positions: [PackedMatrixA]   // α² matrices U_ξ, O × C
 
-    /// Floats of V (and of M) one block may hold.
-    static let maximumBlockFloats = 1 << 21
-    /// The fused forward's blocks: V and M of one block within this many floats (the core's L2), but
-    /// at least `forwardMinimumTiles` tiles, so that each MR×K panel of U read from L3 feeds enough
+    /// The forward's blocks: V and M of one block within this many floats (the core's L2), but at
+    /// least `forwardMinimumTiles` tiles, so that each MR×K panel of U read from L3 feeds enough
     /// tiles; output channels in `channelGroups` (a task reads only its group's U).
-    /// It runs on images of at least `fusedMinimumTiles` tiles; on fewer, U (then at least 256·256
-    /// channels) would be read again by every block, and the per-position GEMMs win (measured,
-    /// perf/winograd.md: VGG conv1_2 15.4 → 9 ms at 2 threads, conv4_2 6.9 → 7–11 ms). From 128:
-    /// VGG conv3_x (196 tiles at F(4×4)) on Zen 4 at 2 threads 7.5 → 7.0 ms, equal at 1 thread.
-    /// Images of at most `fusedMaximumSmallTiles` tiles (7×7 at F(2×2)) run fused as well: one block,
-    /// one tile panel (half-width kernel where there is one), U read once per group; the per-position
-    /// path's four parallel regions cost more than their work there (ResNet conv3x3_512 on Zen 4 at
-    /// 2 threads: 1.39 → 0.87 ms).
+    /// (Until this session images of 17–127 tiles ran one GEMM per position in parallel regions of
+    /// their own; on Zen 4 at 2 threads the fused tasks with a shared V won or tied on every VGG-16
+    /// and ResNet-50 layer: ResNet conv3x3_128 0.53 → 0.46 ms, conv3x3_256 0.79 → 0.68 ms,
+    /// conv3x3_512 1.39 → 0.75 ms, VGG conv3_x 7.5 → 7.0 ms; perf/winograd.md.)
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
-    static let fusedMinimumTiles = 128
-    static let fusedMaximumSmallTiles = 16
-    /// The fused forward transforms V once for all output-channel groups, in tasks of its own (this
-    /// many channel ranges per block), when all blocks' V fit in `sharedVMaximumFloats`.
+    /// The forward transforms V once for all output-channel groups, in tasks of its own (this many
+    /// channel ranges per block), when all blocks' V fit in `sharedVMaximumFloats`; otherwise
+    /// every group's task transforms its block's V itself.
     static let sharedVMaximumFloats = 1 << 21
     static let sharedVTasksPerBlock = 8
     /// Floats of V and ∂M together in one block of the backward-filter pass.
@@ -105,27 +98,10 @@ final class WinogradConvolution: @unchecked Sendable {
 
     var packedWeightBytes: Int { positions.reduce(0) { $0 + $1.byteCount } }
 
-    /// Scratch floats for one image of this geometry: the channel-blocked padded copy, V and M.
-    func scratchCount(_ g: ConvGeometry) -> Int {
-        let b = blocking(g)
-        return b.paddedChannels * b.paddedHeight * b.paddedWidth
-            + transform.alpha * transform.alpha * (Self.positionStride(b.blockColumns, b.paddedChannels) + Self.positionStride(outChannels, b.blockColumns))
-    }
-
     /// Floats from one transform position's matrix (rows × columns) to the next. The transforms touch
     /// all α² positions per tile; at a stride that is a multiple of 4 KiB those α² accesses would
     /// share one L1 set (12 ways), so each position is shifted by one more cache line.
     private static func positionStride(_ rows: Int, _ columns: Int) -> Int { rows * columns + 16 }
-
-    /// Tiles form one row-major grid; a block is `rowsPerBlock` tile rows, whose V (tiles × channels
-    /// rounded up to 8) and M (O × tiles rounded up to 8) stay in cache between the three steps.
-    private func blocking(_ g: ConvGeometry) -> (tilesH: Int, tilesW: Int, paddedChannels: Int, paddedHeight: Int, paddedWidth: Int,
-                                                  rowsPerBlock: Int, blockColumns: Int) {
-        let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8
-        let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m
-        let rowsPerBlock = max(1, min(tilesH, WinogradConvolution.maximumBlockFloats / (a2 * max(cPad, outChannels) * tilesW)))
-        return (tilesH, tilesW, cPad, tilesH * m + 2, tilesW * m + 2, rowsPerBlock, (rowsPerBlock * tilesW + 7) / 8 * 8)
-    }
 
     /// The forward's split of one convolution into tasks: output-channel groups (whole MR-row panels
     /// of U) × blocks of tile rows over the batch. From the shape alone, so results never depend on
@@ -156,27 +132,15 @@ final class WinogradConvolution: @unchecked Sendable {
                             vStride: vStride, mStride: mStride, perWorker: perWorker)
     }
 
-    /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`: fused on large and on very small images, per
-    /// position in between.
-    /// Fused, one parallel region: each task takes
+    /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`, in one parallel region: each task takes
     /// one block of tile rows of one image and one group of output channels, all on its own thread:
     /// it pads its input rows into channel blocks of 8, transforms 8 tiles × 8 channels at a time
     /// and transposes them (8×8 in registers) straight into the micro-kernel's B panels (V_ξ:
     /// channels × tiles), multiplies each position by the packed U_ξ (M_ξ = U_ξ·V_ξ, no packing), and
-    /// transforms M back into its outputs with bias and ReLU. V and M stay in the core's L2.
+    /// transforms M back into its outputs with bias and ReLU. V and M stay in the core's L2. A last
+    /// tile panel at most half full (a 16-tile image) runs on the half-width micro-kernel.
     func forward(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
                  y: UnsafeMutablePointer<Float>, threads: Int?) {
-        let m = transform.m
-        let tiles = ((g.outHeight + m - 1) / m) * ((g.outWidth + m - 1) / m)
-        if tiles >= Self.fusedMinimumTiles || tiles <= Self.fusedMaximumSmallTiles {
-            forwardFused(x, g, bias: bias, relu: relu, y: y, threads: threads)
-        } else {
-            forwardPerPosition(x, g, bias: bias, relu: relu, y: y, threads: threads)
-        }
-    }
-
-    private func forwardFused(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
-                              y: UnsafeMutablePointer<Float>, threads: Int?) {
         let tf = transform, m = tf.m, a2 = tf.alpha * tf.alpha
         let c = inChannels, o = outChannels, cPad = (c + 7) / 8 * 8
         let kernel = positions[0].microKernel, blocking = kernel.blocking, mr = blocking.mr, nr = blocking.nr, kc = blocking.kc
@@ -272,66 +236,6 @@ final class WinogradConvolution: @unchecked Sendable {
                     }
                 }
             }
-        }
-    }
-
-    /// Per block of tile rows, three parallel regions: the input transform, one GEMM per position
-    /// M_ξ = U_ξ·V_ξᵀ (positions spread over the threads, each U_ξ read once), the output transform.
-    private func forwardPerPosition(_ x: UnsafePointer<Float>, _ g: ConvGeometry, bias: UnsafePointer<Float>?, relu: Bool,
-                 y: UnsafeMutablePointer<Float>, threads: Int?) {
-        let tf = transform, m = tf.m, a2 = tf.alpha * tf.alpha
-        let c = inChannels, o = outChannels
-        let b = blocking(g)
-        let cPad = b.paddedChannels, channelBlocks = cPad / 8, tb = b.blockColumns
-        let blockPlane = 8 * b.paddedHeight * b.paddedWidth, rowStride = 8 * b.paddedWidth
-        let outPlane = g.outHeight * g.outWidth
-        Workspace.withScratch(count: scratchCount(g)) { scratch in
-            let vStride = Self.positionStride(tb, cPad), mStride = Self.positionStride(o, tb)
-            let padded = scratch, v = padded + cPad * b.paddedHeight * b.paddedWidth, mm = v + a2 * vStride
-            for n in 0..<g.batch {
-                WinogradConvolution.padChannelBlocked(x + n * c * g.inHeight * g.inWidth, channels: c, height: g.inHeight, width: g.inWidth,
-                                                      top: g.padding.top, left: g.padding.left, into: padded,
-                                                      paddedHeight: b.paddedHeight, paddedWidth: b.paddedWidth, threads: threads)
-                for ty0 in stride(from: 0, to: b.tilesH, by: b.rowsPerBlock) {
-                    let rows = min(b.rowsPerBlock, b.tilesH - ty0), count = rows * b.tilesW
-                    let used = (count + 7) / 8 * 8
-                    // V_ξ is tiles × channels: one task per (channel block, tile row).
-                    Scheduler.parallelFor(tiles: channelBlocks * rows, work: Double(cPad * count * a2 * tf.alpha * 4), threads: threads) { task in
-                        let cb = task % channelBlocks, r = task / channelBlocks
-                        let src = padded + cb * blockPlane + (ty0 + r) * m * rowStride
-                        for tx in 0..<b.tilesW {
-                            tf.inputC8(src + tx * m * 8, rowStride: rowStride,
-                                       dst: v + (r * b.tilesW + tx) * cPad + cb * 8, positionStride: vStride)
-                        }
-                    }
-                    // One GEMM per transform position, M_ξ = U_ξ·V_ξᵀ (O × tiles), the positions spread over the threads.
-                    Scheduler.parallelFor(tiles: a2, work: 2 * Double(o) * Double(c) * Double(used * a2), threads: threads) { xi in
-                        try! GEMM.sgemm(packedA: positions[xi], transB: .transpose, n: count,
-                                        b: UnsafeBufferPointer(start: v + xi * vStride, count: (count - 1) * cPad + c), ldb: cPad,
-                                        c: UnsafeMutableBufferPointer(start: mm + xi * mStride, count: (o - 1) * tb + count), ldc: tb,
-                                        threads: 1)
-                    }
-                    let first = ty0 * b.tilesW
-                    Scheduler.parallelFor(tiles: o, work: Double(o * used * a2 * tf.alpha * 4), threads: threads) { oc in
-                        for k in stride(from: 0, to: count, by: 8) {
-                            tf.output8(mm + oc * tb + k, positionStride: mStride, bias: bias?[oc] ?? 0, relu: relu,
-                                       plane: y + (n * o + oc) * outPlane, height: g.outHeight, width: g.outWidth,
-                                       WinogradTileGroup(first: first + k, count: min(8, count - k), tilesW: b.tilesW))
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The zero-padded planes of one image in channel blocks of 8 (NCHW8c, channels past `channels`
-    /// zero): `dst[cb][r][col][8]`, the `height` × `width` planes placed at row `top`, column `left`.
-    static func padChannelBlocked(_ x: UnsafePointer<Float>, channels c: Int, height: Int, width: Int, top: Int, left: Int,
-                                  into dst: UnsafeMutablePointer<Float>, paddedHeight: Int, paddedWidth: Int, threads: Int?) {
-        let blocks = (c + 7) / 8, blockPlane = 8 * paddedHeight * paddedWidth
-        Scheduler.parallelFor(tiles: blocks, work: Double(blocks * blockPlane) * 8 * Scheduler.flopsPerByte, threads: threads) { cb in
-            padBlockRows(x + cb * 8 * height * width, channels: c - cb * 8, height: height, width: width, top: top, left: left,
-                         rows: 0..<paddedHeight, into: dst + cb * blockPlane, paddedWidth: paddedWidth)
         }
     }
 
