@@ -168,7 +168,7 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertThrowsError(try Conv2DPlan(descriptor: strided, weights: try Tensor(shape: strided.weightShape), algorithm: .winograd4x4))
     }
 
-    /// The automatic choice takes F(4×4) on outputs of 28×28 and more, F(2×2) from 7×7, for 3×3 layers
+    /// The automatic choice takes F(4×4) on outputs of 14×14 and more, F(2×2) from 7×7, for 3×3 layers
     /// with C·O ≥ 64·64, unless forbidden; the variants it builds on first use match the reference.
     func testAutomaticWinogradChoice() throws {
         let d = Conv2DDescriptor(inChannels: 256, outChannels: 512, kernel: 3, padding: 1)
@@ -176,7 +176,9 @@ final class ConvolutionTests: XCTestCase {
         let plan = try Conv2DPlan(descriptor: d, weights: w)
         XCTAssertEqual(plan.algorithm, .implicitGEMM)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 28, 30]), .winograd4x4)
-        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 14]), .winograd2x2)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 14]), .winograd4x4)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 13, 20]), .winograd2x2)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 7, 7]), .winograd2x2)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 6, 40]), .implicitGEMM)
         let forbidden = try Conv2DPlan(descriptor: d, weights: w, allowWinograd: false)
         XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 28, 30]), .implicitGEMM)

@@ -70,7 +70,7 @@ public final class Conv2DPlan: @unchecked Sendable {
 
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
     /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
-    /// picks a variant (F(4×4) from 28×28 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
+    /// picks a variant (F(4×4) from 14×14 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
     /// to `directIndirect` where that path applies; a `directIndirect` request falls back to
     /// `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {

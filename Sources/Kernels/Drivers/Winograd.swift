@@ -53,11 +53,13 @@ final class WinogradConvolution: @unchecked Sendable {
     }
 
     /// The variant the automatic choice takes for this geometry (measured, perf/winograd.md): F(4×4)
-    /// on outputs of at least 28×28, F(2×2) from 7×7 (on 14×14 and 7×7, F(4×4)'s partly empty tiles
-    /// and α² = 36 small GEMMs lose to F(2×2)), none below. F(6×6) is opt-in only (SPEC §4).
+    /// on outputs of at least 14×14, F(2×2) from 7×7 (at 7×7, F(4×4)'s 4 tiles per image leave its
+    /// 36 U_ξ, 2.25× F(2×2)'s, to stream from DRAM for few products), none below. On Zen 4 at 2
+    /// threads F(4×4) against F(2×2): VGG conv5_1 2.2 vs 2.7 ms, ResNet conv3x3_256 0.44 vs 0.68 ms,
+    /// conv3x3_512 2.0 vs 0.78 ms. F(6×6) is opt-in only (SPEC §4).
     static func automaticTransform(_ g: ConvGeometry) -> WinogradTransform? {
         let side = min(g.outHeight, g.outWidth)
-        return side >= 28 ? .f4x4 : side >= 7 ? .f2x2 : nil
+        return side >= 14 ? .f4x4 : side >= 7 ? .f2x2 : nil
     }
 
     /// Whether Winograd can compute this convolution: 3×3, stride 1, dilation 1, one group.
