@@ -188,14 +188,19 @@ def table(rows, peer_fn, title, unit, path):
 
 
 def main():
+    # usage: python3 perf/peers_ort.py [--quick] [--only conv|pool|network]
     quick = "--quick" in sys.argv
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     subprocess.run(["swift", "build", "-c", "release", "--product", "Bench"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    conv = [r for r in bench("conv/", quick) if r["suite"] == "conv"]
-    table(conv, conv_peer, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
-    pool = [r for r in bench("pool/", quick) if r["suite"] == "pool"]
-    table(pool, pool_peer, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
-    net = [r for r in bench("network/", quick) if r["suite"] == "network"]
-    table(net, network_peer, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
+    if only in (None, "conv"):
+        conv = [r for r in bench("conv/", quick) if r["suite"] == "conv"]
+        table(conv, conv_peer, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
+    if only in (None, "pool"):
+        pool = [r for r in bench("pool/", quick) if r["suite"] == "pool"]
+        table(pool, pool_peer, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
+    if only in (None, "network"):
+        net = [r for r in bench("network/", quick) if r["suite"] == "network"]
+        table(net, network_peer, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
 
 
 if __name__ == "__main__":
