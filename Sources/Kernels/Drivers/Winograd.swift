@@ -20,6 +20,7 @@ final class WinogradConvolution: @unchecked Sendable {
     /// conv3x3_512 1.39 → 0.75 ms, VGG conv3_x 7.5 → 7.0 ms; perf/winograd.md.)
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
+    static let forwardMinimumTasks = 4
     /// The forward transforms V once for all output-channel groups, in tasks of its own (this many
     /// channel ranges per block), when all blocks' V fit in `sharedVMaximumFloats`; otherwise
     /// every group's task transforms its block's V itself.
@@ -106,32 +107,46 @@ final class WinogradConvolution: @unchecked Sendable {
     private static func positionStride(_ rows: Int, _ columns: Int) -> Int { rows * columns + 16 }
 
     /// The forward's split of one convolution into tasks: output-channel groups (whole MR-row panels
-    /// of U) × blocks of tile rows over the batch. From the shape alone, so results never depend on
-    /// the thread count (each task writes its own outputs anyway).
+    /// of U) × blocks of tiles over the batch. A block is a run of consecutive tiles of one image's
+    /// row-major tile grid (it may start and end inside a tile row), a whole number of NR-tile panels
+    /// except the image's last block, so that the micro-kernel's B panels are full. From the shape
+    /// alone, so results never depend on the thread count (each task writes its own outputs anyway).
     private struct ForwardSplit {
         let tilesH: Int, tilesW: Int, inW: Int
         let panelsPerGroup: Int, groups: Int
-        let rowsPerBlock: Int, blocksPerImage: Int
+        let tilesPerBlock: Int, blocksPerImage: Int
+        let maximumRows: Int            // tile rows one block can touch
         let tilePanels: Int, ldm: Int   // tiles of one block rounded up to NR, the row stride of M
         let vStride: Int, mStride: Int, perWorker: Int
+
+        /// Block `b` of an image: its first tile, its tile count, and the first tile row it touches.
+        func block(_ b: Int) -> (first: Int, count: Int, firstRow: Int, rows: Int) {
+            let first = b * tilesPerBlock, count = min(tilesPerBlock, tilesH * tilesW - first)
+            let firstRow = first / tilesW
+            return (first, count, firstRow, (first + count - 1) / tilesW - firstRow + 1)
+        }
     }
 
     private func split(_ g: ConvGeometry, _ blocking: GEMMBlocking) -> ForwardSplit {
-        let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8
+        let m = transform.m, a2 = transform.alpha * transform.alpha, cPad = (inChannels + 7) / 8 * 8, nr = blocking.nr
         let tilesH = (g.outHeight + m - 1) / m, tilesW = (g.outWidth + m - 1) / m, inW = tilesW * m + 2
+        let tiles = tilesH * tilesW
         let panels = (outChannels + blocking.mr - 1) / blocking.mr
         let (panelsPerGroup, groups) = Self.channelGroups(outChannels: outChannels, panels: panels)
         let perTile = a2 * (cPad + panelsPerGroup * blocking.mr)
-        var rows = max(Self.forwardBlockFloats / (perTile * tilesW), (Self.forwardMinimumTiles + tilesW - 1) / tilesW)
-        rows = max(1, min(tilesH, rows))
-        let blocksPerImage = (tilesH + rows - 1) / rows
-        rows = (tilesH + blocksPerImage - 1) / blocksPerImage   // blocks of equal height
-        let tilePanels = (rows * tilesW + blocking.nr - 1) / blocking.nr, ldm = tilePanels * blocking.nr
-        let vStride = Self.positionStride(tilePanels * cPad, blocking.nr), mStride = Self.positionStride(panelsPerGroup * blocking.mr, ldm)
-        let perWorker = cPad * (rows * m + 2) * inW + a2 * (64 + vStride + mStride)
+        var perBlock = max(Self.forwardBlockFloats / perTile, Self.forwardMinimumTiles) / nr * nr
+        perBlock = max(nr, perBlock)
+        // An image of at most two blocks is one block when the output-channel groups alone give
+        // enough tasks: U, then ≥ 9 MiB per group, is read once instead of once per block (VGG conv4_x).
+        if perBlock >= tiles || (perBlock * 2 >= tiles && groups * g.batch >= Self.forwardMinimumTasks) { perBlock = tiles }
+        let blocksPerImage = (tiles + perBlock - 1) / perBlock
+        let maximumRows = min(tilesH, (perBlock + tilesW - 1) / tilesW + 1)
+        let tilePanels = (perBlock + nr - 1) / nr, ldm = tilePanels * nr
+        let vStride = Self.positionStride(tilePanels * cPad, nr), mStride = Self.positionStride(panelsPerGroup * blocking.mr, ldm)
+        let perWorker = cPad * (maximumRows * m + 2) * inW + a2 * (64 + vStride + mStride)
         return ForwardSplit(tilesH: tilesH, tilesW: tilesW, inW: inW, panelsPerGroup: panelsPerGroup, groups: groups,
-                            rowsPerBlock: rows, blocksPerImage: blocksPerImage, tilePanels: tilePanels, ldm: ldm,
-                            vStride: vStride, mStride: mStride, perWorker: perWorker)
+                            tilesPerBlock: perBlock, blocksPerImage: blocksPerImage, maximumRows: maximumRows,
+                            tilePanels: tilePanels, ldm: ldm, vStride: vStride, mStride: mStride, perWorker: perWorker)
     }
 
     /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`, in one parallel region: each task takes
@@ -162,18 +177,17 @@ final class WinogradConvolution: @unchecked Sendable {
         /// [tile panel][channel][NR tiles], at `v`.
         func transformInput(block: Int, cbs: Range<Int>, xb: UnsafeMutablePointer<Float>, tmp: UnsafeMutablePointer<Float>,
                             v: UnsafeMutablePointer<Float>) {
-            let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
-            let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
+            let n = block / sp.blocksPerImage, (first, count, ty0, rows) = sp.block(block % sp.blocksPerImage)
             let xRows = (ty0 * m)..<((ty0 + rows) * m + 2), blockFloats = xRows.count * sp.inW * 8
             for cb in cbs {
                 let xc = xb + cb * blockFloats
                 Self.padBlockRows(x + (n * c + cb * 8) * inPlane, channels: c - cb * 8, height: g.inHeight, width: g.inWidth,
                              top: g.padding.top, left: g.padding.left, rows: xRows, into: xc, paddedWidth: sp.inW)
-                for t0 in stride(from: 0, to: sp.ldm, by: 8) {
+                for t0 in stride(from: 0, to: (count + nr - 1) / nr * nr, by: 8) {
                     for i in 0..<8 {   // tmp[ξ][tile i][8 channels]
-                        let t = t0 + i
-                        if t < count {
-                            tf.inputC8(xc + ((t / sp.tilesW) * m * sp.inW + t % sp.tilesW * m) * 8, rowStride: 8 * sp.inW,
+                        let t = first + t0 + i
+                        if t0 + i < count {
+                            tf.inputC8(xc + ((t / sp.tilesW - ty0) * m * sp.inW + t % sp.tilesW * m) * 8, rowStride: 8 * sp.inW,
                                        dst: tmp + i * 8, positionStride: 64)
                         } else {
                             for xi in 0..<a2 { zeroFloats(tmp + xi * 64 + i * 8, count: 8) }
@@ -187,7 +201,7 @@ final class WinogradConvolution: @unchecked Sendable {
         Workspace.withScratch(count: sharedFloats + workers * sp.perWorker) { scratch in
             Scheduler.parallelFor(tiles: vTasks + tasks, workers: workers) { tile, worker in
                 let xb = scratch + sharedFloats + worker * sp.perWorker
-                let blockFloats = ((sp.rowsPerBlock * m + 2) * sp.inW) * 8
+                let blockFloats = ((sp.maximumRows * m + 2) * sp.inW) * 8
                 let tmp = xb + cPad / 8 * blockFloats
                 if tile < vTasks {
                     let block = tile / vParts, part = tile % vParts
@@ -198,10 +212,10 @@ final class WinogradConvolution: @unchecked Sendable {
                 }
                 let task = tile - vTasks
                 let block = task / sp.groups, group = task % sp.groups
-                let n = block / sp.blocksPerImage, ty0 = block % sp.blocksPerImage * sp.rowsPerBlock
-                let rows = min(sp.rowsPerBlock, sp.tilesH - ty0), count = rows * sp.tilesW
+                let n = block / sp.blocksPerImage, (first, count, _, _) = sp.block(block % sp.blocksPerImage)
                 // A last tile panel at most half full (a 16-tile image) takes the half-width kernel.
-                let halfLast = GEMM.hasHalfWidthMicroKernel(kernel) && count - (sp.tilePanels - 1) * nr <= nr / 2
+                let tilePanels = (count + nr - 1) / nr
+                let halfLast = GEMM.hasHalfWidthMicroKernel(kernel) && count - (tilePanels - 1) * nr <= nr / 2
                 let own = tmp + a2 * 64, mm = own + a2 * sp.vStride
                 let v: UnsafeMutablePointer<Float>
                 if vShared {
@@ -219,9 +233,9 @@ final class WinogradConvolution: @unchecked Sendable {
                         let depth = min(kc, c - k0), mode: KernelStoreMode = k0 == 0 ? .overwrite : .accumulate
                         for p in p0..<p1 {
                             let a = u + k0 * paddedM + p * mr * depth
-                            for tp in 0..<sp.tilePanels {
+                            for tp in 0..<tilePanels {
                                 let b = vx + tp * cPad * nr + k0 * nr, cx = mx + (p - p0) * mr * sp.ldm + tp * nr
-                                if halfLast && tp == sp.tilePanels - 1 {
+                                if halfLast && tp == tilePanels - 1 {
                                     GEMM.runHalfWidthMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, accumulate: k0 > 0)
                                 } else {
                                     GEMM.runMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
@@ -234,7 +248,7 @@ final class WinogradConvolution: @unchecked Sendable {
                     for k in stride(from: 0, to: count, by: 8) {
                         tf.output8(mm + (oc - p0 * mr) * sp.ldm + k, positionStride: sp.mStride, bias: bias?[oc] ?? 0, relu: relu,
                                    plane: y + (n * o + oc) * outPlane, height: g.outHeight, width: g.outWidth,
-                                   WinogradTileGroup(first: ty0 * sp.tilesW + k, count: min(8, count - k), tilesW: sp.tilesW))
+                                   WinogradTileGroup(first: first + k, count: min(8, count - k), tilesW: sp.tilesW))
                     }
                 }
             }
