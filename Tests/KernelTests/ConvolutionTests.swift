@@ -138,6 +138,8 @@ final class ConvolutionTests: XCTestCase {
             ([2, 5, 100, 99], .init(inChannels: 5, outChannels: 9, kernel: 3, padding: 1)),
             ([1, 3, 66, 70], .init(inChannels: 3, outChannels: 264, kernel: 3, padding: 1)),
             ([1, 264, 34, 34], .init(inChannels: 264, outChannels: 8, kernel: 3, padding: 1)),
+            // 49 tiles at F(4×4), four output-channel groups: two blocks' worth of tiles run as one.
+            ([1, 8, 28, 28], .init(inChannels: 8, outChannels: 512, kernel: 3, padding: 1)),
         ]
         for (shape, d) in cases {
             var rng = SeededGenerator(seed: UInt64(shape.reduce(0, +) + d.outChannels))
