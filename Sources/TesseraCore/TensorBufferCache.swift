@@ -23,7 +23,7 @@ enum TensorBufferCache {
         }) {
             return UnsafeMutableRawPointer(bitPattern: address)!
         }
-        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        return LargeAllocation.allocate(byteCount: bytes)
     }
 
     /// Returns a buffer from `allocate(bytes:)`.

@@ -63,7 +63,7 @@ private final class ScratchBuffer: @unchecked Sendable {
     let count: Int
     init(count: Int) {
         self.count = count
-        base = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        base = LargeAllocation.allocate(byteCount: count * 4).bindMemory(to: Float.self, capacity: count)
     }
     deinit { UnsafeMutableRawPointer(base).deallocate() }
 }

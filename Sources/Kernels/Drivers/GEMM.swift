@@ -53,7 +53,7 @@ public final class PackedMatrixA: @unchecked Sendable {
         microKernel = GEMMMicroKernel.active
         let mr = microKernel.blocking.mr
         paddedM = (m + mr - 1) / mr * mr
-        storage = UnsafeMutableRawPointer.allocate(byteCount: paddedM * k * 4, alignment: 64)
+        storage = LargeAllocation.allocate(byteCount: paddedM * k * 4)
             .bindMemory(to: Float.self, capacity: paddedM * k)
     }
 
