@@ -141,33 +141,45 @@ final class ConvolutionTests: XCTestCase {
             // 49 tiles at F(4×4), four output-channel groups: two blocks' worth of tiles run as one.
             ([1, 8, 28, 28], .init(inChannels: 8, outChannels: 512, kernel: 3, padding: 1)),
         ]
-        for (shape, d) in cases {
-            var rng = SeededGenerator(seed: UInt64(shape.reduce(0, +) + d.outChannels))
-            let x = try Tensor(shape: shape, generator: &rng)
-            let w = try Tensor(shape: d.weightShape, generator: &rng)
-            let b = try Tensor(shape: [d.outChannels], generator: &rng)
-            let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: true)
-            let k = Float(try ConvGeometry(inputShape: shape, descriptor: d).reductionLength)
-            for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
-                GEMMMicroKernel.active = kernel
-                defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
-                for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5)), (.winograd6x6, Float(1e-4))] {
-                    let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
-                    XCTAssertEqual(try plan.algorithm(forInputShape: shape), a)
-                    let y = try plan.forward(x, threads: 1)
-                    XCTAssertEqual(try plan.forward(x, threads: 2).scalars, y.scalars, "bit-identical at 1 and 2 threads")
-                    var worst: Float = 0
-                    for i in 0..<y.count {
-                        XCTAssertFalse(y[flat: i].isNaN)
-                        worst = max(worst, abs(y[flat: i] - yRef[flat: i]))
-                    }
-                    let error = worst / (magnitude.scalars.max() ?? 1)
-                    XCTAssertLessThanOrEqual(error, bound, "\(a) \(kernel) \(shape) \(d)")
-                }
-            }
-        }
+        for (shape, d) in cases { try checkWinograd(shape, d) }
         let strided = Conv2DDescriptor(inChannels: 4, outChannels: 4, kernel: 3, stride: 2, padding: 1)
         XCTAssertThrowsError(try Conv2DPlan(descriptor: strided, weights: try Tensor(shape: strided.weightShape), algorithm: .winograd4x4))
+    }
+
+    /// Every input × output channel count of VGG-16's and ResNet-50's 3×3 layers, at a reduced odd
+    /// image size, through all three variants.
+    func testWinogradOnEveryNetworkChannelShape() throws {
+        for (c, o) in [(64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512)] {
+            try checkWinograd([1, c, 7, 9], .init(inChannels: c, outChannels: o, kernel: 3, padding: 1))
+        }
+    }
+
+    /// Each Winograd variant against the reference with its bound (SPEC §4), with every micro-kernel,
+    /// bit-identical at 1 and 2 threads.
+    func checkWinograd(_ shape: [Int], _ d: Conv2DDescriptor) throws {
+        var rng = SeededGenerator(seed: UInt64(shape.reduce(0, +) + d.outChannels))
+        let x = try Tensor(shape: shape, generator: &rng)
+        let w = try Tensor(shape: d.weightShape, generator: &rng)
+        let b = try Tensor(shape: [d.outChannels], generator: &rng)
+        let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: true)
+        let k = Float(try ConvGeometry(inputShape: shape, descriptor: d).reductionLength)
+        for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
+            GEMMMicroKernel.active = kernel
+            defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
+            for (a, bound) in [(ConvAlgorithm.winograd2x2, 2e-6 * k.squareRoot()), (.winograd4x4, Float(2e-5)), (.winograd6x6, Float(1e-4))] {
+                let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: a)
+                XCTAssertEqual(try plan.algorithm(forInputShape: shape), a)
+                let y = try plan.forward(x, threads: 1)
+                XCTAssertEqual(try plan.forward(x, threads: 2).scalars, y.scalars, "bit-identical at 1 and 2 threads")
+                var worst: Float = 0
+                for i in 0..<y.count {
+                    XCTAssertFalse(y[flat: i].isNaN)
+                    worst = max(worst, abs(y[flat: i] - yRef[flat: i]))
+                }
+                let error = worst / (magnitude.scalars.max() ?? 1)
+                XCTAssertLessThanOrEqual(error, bound, "\(a) \(kernel) \(shape) \(d)")
+            }
+        }
     }
 
     /// The automatic choice takes F(4×4) on outputs of 14×14 and more, F(2×2) from 7×7, for 3×3 layers
