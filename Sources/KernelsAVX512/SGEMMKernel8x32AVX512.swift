@@ -84,14 +84,17 @@ private func kernel8x32(
     storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7)
 }
 
-/// C[0..<8, 0..<16] = A·B (`accumulate` false) or C += A·B over `kc` steps, 8 zmm accumulators: the
-/// half-width tile for a last B panel of at most 16 columns (Winograd's 16-tile images), where the
-/// 8×32 kernel would spend half its FMAs on zero columns. `a`: an 8-row panel as for the 8×32
-/// kernel; `b`: 16 floats per step, `bStride` floats apart (the first half of a 32-wide panel).
+/// C[0..<8, 0..<16] ⊕= α·A·B over `kc` steps, 8 zmm accumulators: the half-width tile for a last B
+/// panel of at most 16 columns (a 16-tile Winograd image, a GEMM whose N leaves 1–16 columns in its
+/// last panel), where the 8×32 kernel would spend half its FMAs on zero columns. `a`: an 8-row panel
+/// as for the 8×32 kernel; `b`: 16 floats per step, `bStride` floats apart (the first half of a
+/// 32-wide panel). Store modes and epilogue as `sgemmKernel8x32AVX512`, with the same arithmetic per
+/// element (column bias: 16 values).
 @inline(never)
 public func sgemmKernel8x16AVX512(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, bStride: Int,
-    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
     var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
     var pa = a, pb = b
@@ -107,12 +110,15 @@ public func sgemmKernel8x16AVX512(
         c7 = c7.addingProduct(SIMD16<Float>(repeating: pa[7]), b0)
         pa += 8; pb += bStride
     }
-    if accumulate {
-        c0 += load16(c); c1 += load16(c + ldc); c2 += load16(c + 2 * ldc); c3 += load16(c + 3 * ldc)
-        c4 += load16(c + 4 * ldc); c5 += load16(c + 5 * ldc); c6 += load16(c + 6 * ldc); c7 += load16(c + 7 * ldc)
-    }
-    store16(c0, c); store16(c1, c + ldc); store16(c2, c + 2 * ldc); store16(c3, c + 3 * ldc)
-    store16(c4, c + 4 * ldc); store16(c5, c + 5 * ldc); store16(c6, c + 6 * ldc); store16(c7, c + 7 * ldc)
+    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
+    storeVector16(c0, c, alpha, mode, beta, e, 0, column: 0)
+    storeVector16(c1, c + ldc, alpha, mode, beta, e, 1, column: 0)
+    storeVector16(c2, c + 2 * ldc, alpha, mode, beta, e, 2, column: 0)
+    storeVector16(c3, c + 3 * ldc, alpha, mode, beta, e, 3, column: 0)
+    storeVector16(c4, c + 4 * ldc, alpha, mode, beta, e, 4, column: 0)
+    storeVector16(c5, c + 5 * ldc, alpha, mode, beta, e, 5, column: 0)
+    storeVector16(c6, c + 6 * ldc, alpha, mode, beta, e, 6, column: 0)
+    storeVector16(c7, c + 7 * ldc, alpha, mode, beta, e, 7, column: 0)
 }
 
 private struct Epilogue16 {
@@ -127,26 +133,30 @@ private func storeRow16(
     _ lo: SIMD16<Float>, _ hi: SIMD16<Float>, _ c: UnsafeMutablePointer<Float>,
     _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16, _ row: Int
 ) {
-    let al = SIMD16<Float>(repeating: alpha)
-    var v0 = lo * al, v1 = hi * al
+    storeVector16(lo, c, alpha, mode, beta, e, row, column: 0)
+    storeVector16(hi, c + 16, alpha, mode, beta, e, row, column: 16)
+}
+
+/// 16 accumulators of row `row` to C at `c`: α·acc, then β·C or C by `mode`, then the epilogue
+/// (column bias from `column` on). Both kernels store through this, so an element's value does not
+/// depend on which kernel computed it.
+@inline(__always)
+private func storeVector16(
+    _ acc: SIMD16<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16, _ row: Int, column: Int
+) {
+    var v = acc * SIMD16<Float>(repeating: alpha)
     if mode == 1 {
-        let be = SIMD16<Float>(repeating: beta)
-        v0 = v0.addingProduct(be, load16(c)); v1 = v1.addingProduct(be, load16(c, 16))
+        v = v.addingProduct(SIMD16<Float>(repeating: beta), load16(c))
     } else if mode == 2 {
-        v0 += load16(c); v1 += load16(c, 16)
+        v += load16(c)
     }
     if e.enabled {
-        if let rb = e.rowBias {
-            let r = SIMD16<Float>(repeating: rb[row])
-            v0 += r; v1 += r
-        }
-        if let cb = e.columnBias { v0 += load16(cb); v1 += load16(cb, 16) }
-        if e.relu {
-            v0 = v0.replacing(with: 0, where: v0 .< 0)
-            v1 = v1.replacing(with: 0, where: v1 .< 0)
-        }
+        if let rb = e.rowBias { v += SIMD16<Float>(repeating: rb[row]) }
+        if let cb = e.columnBias { v += load16(cb, column) }
+        if e.relu { v = v.replacing(with: 0, where: v .< 0) }
     }
-    store16(v0, c); store16(v1, c, 16)
+    store16(v, c)
 }
 
 /// Sixteen independent zmm multiply-add chains, `iterations` rounds: 512 flops a round.

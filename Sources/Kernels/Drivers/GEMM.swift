@@ -452,8 +452,13 @@ public enum GEMM {
                 }
                 if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
             }
-            runMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr, ldc: nr,
-                           alpha: alpha, mode: mode, epilogue: e)
+            if cols <= nr / 2 && hasHalfWidthMicroKernel(kernel) {
+                runHalfWidthMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr,
+                                        ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            } else {
+                runMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr, ldc: nr,
+                               alpha: alpha, mode: mode, epilogue: e)
+            }
             i += mr
         }
         if isLast {
@@ -502,12 +507,7 @@ public enum GEMM {
             sgemmKernel6x16(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
         case .avx512_8x32:
             #if TESSERA_AVX512
-            let (code, beta): (Int, Float)
-            switch mode {
-            case .overwrite: (code, beta) = (0, 0)
-            case .scale(let b): (code, beta) = (1, b)
-            case .accumulate: (code, beta) = (2, 1)
-            }
+            let (code, beta) = mode.codeAndBeta
             sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
                                   epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
                                   columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
@@ -522,16 +522,19 @@ extension GEMM {
     /// Whether `kernel` has a half-width (MR × NR/2) variant, `runHalfWidthMicroKernel`.
     static func hasHalfWidthMicroKernel(_ kernel: GEMMMicroKernel) -> Bool { kernel == .avx512_8x32 }
 
-    /// C[0..<MR, 0..<NR/2] = A·B (`mode` overwrite) or += A·B (accumulate), with B the first half of
-    /// an NR-wide packed panel: for a last panel whose columns are at most half used.
+    /// The half-width micro-kernel on one MR × NR/2 tile, B the first half of an NR-wide packed panel:
+    /// for a last panel at most half used. Arguments as `runMicroKernel` (column bias: NR/2 values).
     @inline(__always)
     static func runHalfWidthMicroKernel(
         _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
     ) {
         #if TESSERA_AVX512
         precondition(kernel == .avx512_8x32, "no half-width variant of \(kernel)")
-        sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, accumulate: accumulate)
+        let (code, beta) = mode.codeAndBeta
+        sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, alpha: alpha, mode: code,
+                              beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+                              columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
         #else
         preconditionFailure("AVX-512 kernels are not in this build")
         #endif

@@ -236,7 +236,7 @@ final class WinogradConvolution: @unchecked Sendable {
                             for tp in 0..<tilePanels {
                                 let b = vx + tp * cPad * nr + k0 * nr, cx = mx + (p - p0) * mr * sp.ldm + tp * nr
                                 if halfLast && tp == tilePanels - 1 {
-                                    GEMM.runHalfWidthMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, accumulate: k0 > 0)
+                                    GEMM.runHalfWidthMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
                                 } else {
                                     GEMM.runMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
                                 }

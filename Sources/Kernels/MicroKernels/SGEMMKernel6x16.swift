@@ -8,6 +8,17 @@ enum KernelStoreMode {
     case accumulate
 }
 
+extension KernelStoreMode {
+    /// The mode as the AVX-512 kernels take it: 0 overwrite, 1 scale by β, 2 accumulate.
+    var codeAndBeta: (Int, Float) {
+        switch self {
+        case .overwrite: return (0, 0)
+        case .scale(let b): return (1, b)
+        case .accumulate: return (2, 1)
+        }
+    }
+}
+
 /// The epilogue applied after the last K block: bias along rows or columns, then ReLU.
 struct KernelEpilogue {
     var rowBias: UnsafePointer<Float>? = nil      // MR values, for this tile's rows
