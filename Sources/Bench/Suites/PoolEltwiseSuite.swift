@@ -44,7 +44,7 @@ enum PoolEltwiseSuite {
                 }
                 record(ctx, suite: "pool", name: c.name, threads: threads, seconds: t, bytes: bytes,
                        algorithm: c.kind == "global" ? "global average, SIMD8 plane sums"
-                           : "\(c.kind) \(c.descriptor.windowHeight)x\(c.descriptor.windowWidth)/\(c.descriptor.strideHeight) SIMD8\(c.descriptor.windowHeight == 2 && c.descriptor.strideHeight == 2 ? " 2x2s2 path" : "")",
+                           : "\(c.kind) \(c.descriptor.windowHeight)x\(c.descriptor.windowWidth)/\(c.descriptor.strideHeight) SIMD8\(fastPath(c))",
                        shape: c.shape.map(String.init).joined(separator: "x")
                            + ":\(c.kind):k\(c.descriptor.windowHeight)s\(c.descriptor.strideHeight)p\(c.descriptor.padding.top)")
             }
@@ -78,4 +78,14 @@ enum PoolEltwiseSuite {
                                        peakFraction: gbps / bandwidth, algorithm: "\(algorithm); vs \(level) read",
                                        shape: shape))
     }
+}
+
+/// The dedicated kernel a pooling case runs on, if any (`Pooling.maxPool2d`'s dispatch).
+private func fastPath(_ c: PoolEltwiseSuite.PoolCase) -> String {
+    let d = c.descriptor
+    if d.windowHeight == 2 && d.strideHeight == 2 { return " 2x2s2 path" }
+    if c.kind == "max" && d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2 && d.strideWidth == 2 {
+        return " 3x3s2 path (row max, then column max)"
+    }
+    return ""
 }

@@ -30,6 +30,9 @@ public enum Pooling {
         let d = window(descriptor)
         let fast2x2 = descriptor.windowHeight == 2 && descriptor.windowWidth == 2 && descriptor.strideHeight == 2
             && descriptor.strideWidth == 2 && descriptor.padding == .zero
+        let pad = descriptor.padding
+        let fast3x3 = descriptor.windowHeight == 3 && descriptor.windowWidth == 3 && descriptor.strideHeight == 2
+            && descriptor.strideWidth == 2 && max(pad.top, pad.left, pad.bottom, pad.right) <= 1
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         var indices = returnIndices ? [Int32](repeating: 0, count: g.batch * g.channels * outPlane) : []
         let y = try Tensor(shape: g.outputShape) { yb in
@@ -50,7 +53,10 @@ public enum Pooling {
                     }
                     forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
                         let idx = returnIndices ? ip! + p * outPlane : nil
-                        if fast2x2 {
+                        if fast3x3 && !returnIndices {
+                            maxPool3x3s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
+                                              oh: g.outHeight, ow: g.outWidth, top: descriptor.padding.top, left: descriptor.padding.left)
+                        } else if fast2x2 {
                             maxPool2x2s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
                                               oh: g.outHeight, ow: g.outWidth)
                         } else {

@@ -235,6 +235,71 @@ func maxPool2x2s2Plane(
 /// Covers outputs [from, to) with groups of `width` starting at most at `last` (−1: none fit),
 /// moving a last partial group back so that it overlaps the previous one (recomputing outputs
 /// gives identical results). Returns the end of the covered range; the rest is the caller's.
+/// Max pooling 3×3, stride 2, padding at most 1 on each side (ResNet's stem pool), values only: the
+/// max of the window's (up to) three input rows goes into a row buffer with −∞ beyond both edges
+/// (padding never wins), then the max of three neighbouring columns, 8 outputs at a time from
+/// contiguous loads and even/odd halves instead of strided gathers. Any NaN in a window makes its
+/// output NaN. Equal maxima (±0) may come from another element of the window than the first in scan
+/// order; with indices, `maxPoolPlane` keeps the exact scan.
+@inline(never)
+func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
+                       oh: Int, ow: Int, top: Int, left: Int) {
+    let width = w + 48
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
+        let t = buffer.baseAddress!   // t[1 + j]: column j's max over the window's rows
+        t.initialize(repeating: -.infinity, count: width)
+        for oi in 0..<oh {
+            let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
+            let a = x + r0 * w
+            var j = 0
+            while j + 8 <= w {
+                var v = load8(a, j), nan = v .!= v
+                for r in 1..<rows {
+                    let u = load8(a + r * w, j)
+                    v.replace(with: u, where: u .> v)
+                    nan = nan .| (u .!= u)
+                }
+                v.replace(with: .nan, where: nan)
+                store8(v, t + 1, j)
+                j += 8
+            }
+            while j < w {
+                var v = a[j], nan = v.isNaN
+                for r in 1..<rows {
+                    let u = a[r * w + j]
+                    if u > v { v = u }
+                    nan = nan || u.isNaN
+                }
+                t[1 + j] = nan ? .nan : v
+                j += 1
+            }
+            let yRow = y + oi * ow
+            var oj = 0
+            while oj + 8 <= ow {
+                let c = t + 2 * oj - left + 1   // the first column of output oj's window
+                let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
+                let first = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf)
+                let second = SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
+                let third = SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
+                var v = first
+                v.replace(with: second, where: second .> v)
+                v.replace(with: third, where: third .> v)
+                v.replace(with: .nan, where: (first .!= first) .| (second .!= second) .| (third .!= third))
+                store8(v, yRow, oj)
+                oj += 8
+            }
+            while oj < ow {
+                let c = t + 2 * oj - left + 1
+                var v = c[0]
+                if c[1] > v { v = c[1] }
+                if c[2] > v { v = c[2] }
+                yRow[oj] = c[0].isNaN || c[1].isNaN || c[2].isNaN ? .nan : v
+                oj += 1
+            }
+        }
+    }
+}
+
 @inline(__always)
 func coverWithGroups(from: Int, to end: Int, width: Int, last: Int, _ body: (Int) -> Void) -> Int {
     var covered = from
