@@ -3,7 +3,7 @@ import Scheduler
 /// Winograd F(m×m, 3×3) convolution (Lavin & Gray 2016; SPEC §3) for 3×3 kernels, stride 1,
 /// dilation 1, one group, any padding and batch. The weights are transformed once into α² packed
 /// O×C matrices U_ξ (the micro-kernel's A panels). The forward is one parallel region of tasks, each
-/// one block of tile rows × one group of output channels: pad and transform the block's input tiles
+/// one block of consecutive tiles × one group of output channels: pad and transform the block's tiles
 /// into V_ξ (straight into the micro-kernel's B panels), M_ξ = U_ξ·V_ξ per transform position ξ on
 /// the micro-kernel, and the output transform Y = Aᵀ·M·A with bias and ReLU, V and M in the core's L2.
 final class WinogradConvolution: @unchecked Sendable {
@@ -14,12 +14,13 @@ final class WinogradConvolution: @unchecked Sendable {
     /// The forward's blocks: V and M of one block within this many floats (the core's L2), but at
     /// least `forwardMinimumTiles` tiles, so that each MR×K panel of U read from L3 feeds enough
     /// tiles; output channels in `channelGroups` (a task reads only its group's U).
-    /// (Until this session images of 17–127 tiles ran one GEMM per position in parallel regions of
+    /// (Until 2026-11-23 images of 17–127 tiles ran one GEMM per position in parallel regions of
     /// their own; on Zen 4 at 2 threads the fused tasks with a shared V won or tied on every VGG-16
     /// and ResNet-50 layer: ResNet conv3x3_128 0.53 → 0.46 ms, conv3x3_256 0.79 → 0.68 ms,
     /// conv3x3_512 1.39 → 0.75 ms, VGG conv3_x 7.5 → 7.0 ms; perf/winograd.md.)
     static let forwardBlockFloats = 1 << 18
     static let forwardMinimumTiles = 32
+    /// An image of two blocks runs as one only if its output-channel groups alone make this many tasks.
     static let forwardMinimumTasks = 4
     /// The forward transforms V once for all output-channel groups, in tasks of its own (this many
     /// channel ranges per block), when all blocks' V fit in `sharedVMaximumFloats`; otherwise
@@ -150,7 +151,7 @@ final class WinogradConvolution: @unchecked Sendable {
     }
 
     /// y = conv(x) + bias, ReLU if asked, for N×C×H×W `x`, in one parallel region: each task takes
-    /// one block of tile rows of one image and one group of output channels, all on its own thread:
+    /// one block of consecutive tiles of one image and one group of output channels, on its own thread:
     /// it pads its input rows into channel blocks of 8, transforms 8 tiles × 8 channels at a time
     /// and transposes them (8×8 in registers) straight into the micro-kernel's B panels (V_ξ:
     /// channels × tiles), multiplies each position by the packed U_ξ (M_ξ = U_ξ·V_ξ, no packing), and
