@@ -84,8 +84,9 @@ enum PoolEltwiseSuite {
 private func fastPath(_ c: PoolEltwiseSuite.PoolCase) -> String {
     let d = c.descriptor
     if d.windowHeight == 2 && d.strideHeight == 2 { return " 2x2s2 path" }
-    if c.kind == "max" && d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2 && d.strideWidth == 2 {
-        return " 3x3s2 path (row max, then column max)"
+    if (c.kind == "max" || c.kind == "avg") && d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2
+        && d.strideWidth == 2 {
+        return c.kind == "max" ? " 3x3s2 path (row max, then column max)" : " 3x3s2 path (row sums, then column sums)"
     }
     return ""
 }

@@ -102,7 +102,16 @@ public enum Pooling {
         return try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
+                let pad = descriptor.padding
+                let fast3x3 = descriptor.windowHeight == 3 && descriptor.windowWidth == 3 && descriptor.strideHeight == 2
+                    && descriptor.strideWidth == 2 && max(pad.top, pad.left, pad.bottom, pad.right) <= 1
                 forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                    if fast3x3 {
+                        avgPool3x3s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, oh: g.outHeight,
+                                          ow: g.outWidth, top: pad.top, left: pad.left,
+                                          countIncludesPadding: descriptor.countIncludesPadding)
+                        return
+                    }
                     avgPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
                                  oh: g.outHeight, ow: g.outWidth, d, countIncludesPadding: descriptor.countIncludesPadding)
                 }

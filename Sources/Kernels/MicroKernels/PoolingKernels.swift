@@ -3,7 +3,8 @@
 /// Outputs whose windows lie wholly inside the plane run 8 at a time in SIMD8 lanes; those that
 /// touch padding run one at a time. Window elements are visited in row-major scan order, and a
 /// later element wins only if it is strictly larger, or the first NaN (SPEC §1), so the fast
-/// paths and the reference agree on ties and NaN.
+/// paths and the reference agree on ties and NaN. The exceptions are the 3×3 stride-2 paths
+/// without indices, which reduce rows first and then columns (see them).
 
 /// A pooling window in plane coordinates.
 struct PoolWindow {
@@ -294,6 +295,62 @@ func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
                 if c[1] > v { v = c[1] }
                 if c[2] > v { v = c[2] }
                 yRow[oj] = c[0].isNaN || c[1].isNaN || c[2].isNaN ? .nan : v
+                oj += 1
+            }
+        }
+    }
+}
+
+/// Average pooling 3×3, stride 2, padding at most 1 on each side: as `maxPool3x3s2Plane`, the sum of
+/// the window's rows into a row buffer with zeros beyond both edges, then of three neighbouring
+/// columns, divided by 9 (`countIncludesPadding`) or by the in-bounds rows × columns. The sum runs
+/// column by column rather than in the reference's row-major order (a rounding difference only).
+@inline(never)
+func avgPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
+                       oh: Int, ow: Int, top: Int, left: Int, countIncludesPadding: Bool) {
+    let width = w + 48
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
+        let t = buffer.baseAddress!   // t[1 + j]: column j's sum over the window's rows
+        t.initialize(repeating: 0, count: width)
+        let lane = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+        for oi in 0..<oh {
+            let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
+            let a = x + r0 * w
+            var j = 0
+            while j + 8 <= w {
+                var v = load8(a, j)
+                for r in 1..<rows { v += load8(a + r * w, j) }
+                store8(v, t + 1, j)
+                j += 8
+            }
+            while j < w {
+                var v = a[j]
+                for r in 1..<rows { v += a[r * w + j] }
+                t[1 + j] = v
+                j += 1
+            }
+            let yRow = y + oi * ow
+            var oj = 0
+            while oj + 8 <= ow {
+                let c = t + 2 * oj - left + 1
+                let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
+                let sum = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf) + SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
+                    + SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
+                let count: SIMD8<Float>
+                if countIncludesPadding {
+                    count = SIMD8(repeating: 9)
+                } else {
+                    let first = lane &+ Int32(2 * oj - left)
+                    let columns = pointwiseMin(first &+ 3, SIMD8(repeating: Int32(w))) &- pointwiseMax(first, SIMD8(repeating: 0))
+                    count = SIMD8<Float>(columns) * Float(rows)
+                }
+                store8(sum / count, yRow, oj)
+                oj += 8
+            }
+            while oj < ow {
+                let first = 2 * oj - left, c = t + first + 1
+                let count = countIncludesPadding ? 9 : rows * (min(w, first + 3) - max(0, first))
+                yRow[oj] = (c[0] + c[1] + c[2]) / Float(count)
                 oj += 1
             }
         }
