@@ -15,7 +15,8 @@ public enum LargeAllocation {
         guard byteCount >= hugePageBytes else { return .allocate(byteCount: byteCount, alignment: 64) }
         let p = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: hugePageBytes)
         #if os(Linux)
-        _ = madvise(p, (byteCount + hugePageBytes - 1) / hugePageBytes * hugePageBytes, 14 /* MADV_HUGEPAGE */)
+        // Whole huge pages of this buffer only: the tail belongs to no one else's advice.
+        _ = madvise(p, byteCount / hugePageBytes * hugePageBytes, 14 /* MADV_HUGEPAGE */)
         #endif
         return p
     }

@@ -303,26 +303,23 @@ public enum GEMM {
                         bPacked = scratch + (tj - g0) * packedBPerTile
                     } else {
                         bPacked = mine + edgeScratch
-                        if tileM <= blocking.mc {
-                            // One block of rows: each K block of B is packed just before its product,
-                            // so it is read back from L2 instead of from L3 or DRAM (a tile's whole
-                            // packed B can exceed L2). Same kernel calls in the same order per C tile.
-                            var p0 = 0
-                            while p0 < k {
-                                packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
-                                gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k,
-                                         kBlocks: p0..<min(k, p0 + blocking.kc), alpha: alpha,
-                                         packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
-                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
-                                p0 += blocking.kc
-                            }
-                            return
-                        }
+                        // The tile packs its own B. With one block of rows, each K block is packed just
+                        // before its product, so it is read back from L2 instead of from L3 or DRAM (a
+                        // tile's whole packed B can exceed L2); with several, all of K first, since every
+                        // row block reuses it. Same kernel calls in the same order per C tile either way.
+                        let round = tileM <= blocking.mc ? blocking.kc : k
                         var p0 = 0
                         while p0 < k {
-                            packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: bPacked)
-                            p0 += blocking.kc
+                            let p1 = min(k, p0 + round)
+                            for q in stride(from: p0, to: p1, by: blocking.kc) {
+                                packTileB(blocking, packB, p0: q, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                            }
+                            gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: p0..<p1,
+                                     alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                     c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                            p0 = p1
                         }
+                        return
                     }
                     gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
                              alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
@@ -452,13 +449,8 @@ public enum GEMM {
                 }
                 if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
             }
-            if cols <= nr / 2 && hasHalfWidthMicroKernel(kernel) {
-                runHalfWidthMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr,
-                                        ldc: nr, alpha: alpha, mode: mode, epilogue: e)
-            } else {
-                runMicroKernel(kernel, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr, ldc: nr,
-                               alpha: alpha, mode: mode, epilogue: e)
-            }
+            runMicroKernel(kernel, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr,
+                           ldc: nr, alpha: alpha, mode: mode, epilogue: e)
             i += mr
         }
         if isLast {
@@ -519,25 +511,25 @@ public enum GEMM {
 }
 
 extension GEMM {
-    /// Whether `kernel` has a half-width (MR × NR/2) variant, `runHalfWidthMicroKernel`.
-    static func hasHalfWidthMicroKernel(_ kernel: GEMMMicroKernel) -> Bool { kernel == .avx512_8x32 }
-
-    /// The half-width micro-kernel on one MR × NR/2 tile, B the first half of an NR-wide packed panel:
-    /// for a last panel at most half used. Arguments as `runMicroKernel` (column bias: NR/2 values).
+    /// The micro-kernel on a tile whose first `columns` columns matter (the rest of C's NR columns may
+    /// be left unwritten): the half-width MR × NR/2 kernel when there is one and `columns` ≤ NR/2 (a
+    /// last panel at most half used, B the first half of its NR-wide panel), else the full kernel.
+    /// Both store through the same per-vector arithmetic, so an element's value does not depend on it.
     @inline(__always)
-    static func runHalfWidthMicroKernel(
-        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    static func runMicroKernel(
+        _ kernel: GEMMMicroKernel, columns: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
     ) {
         #if TESSERA_AVX512
-        precondition(kernel == .avx512_8x32, "no half-width variant of \(kernel)")
-        let (code, beta) = mode.codeAndBeta
-        sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, alpha: alpha, mode: code,
-                              beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
-                              columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
-        #else
-        preconditionFailure("AVX-512 kernels are not in this build")
+        if kernel == .avx512_8x32 && columns <= kernel.blocking.nr / 2 {
+            let (code, beta) = mode.codeAndBeta
+            sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, alpha: alpha, mode: code,
+                                  beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+                                  columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
+            return
+        }
         #endif
+        runMicroKernel(kernel, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
     }
 
     /// Runs the 6×16 micro-kernel `calls` times on one L1-resident pair of panels of depth `kc`:

@@ -214,9 +214,7 @@ final class WinogradConvolution: @unchecked Sendable {
                 let task = tile - vTasks
                 let block = task / sp.groups, group = task % sp.groups
                 let n = block / sp.blocksPerImage, (first, count, _, _) = sp.block(block % sp.blocksPerImage)
-                // A last tile panel at most half full (a 16-tile image) takes the half-width kernel.
                 let tilePanels = (count + nr - 1) / nr
-                let halfLast = GEMM.hasHalfWidthMicroKernel(kernel) && count - (tilePanels - 1) * nr <= nr / 2
                 let own = tmp + a2 * 64, mm = own + a2 * sp.vStride
                 let v: UnsafeMutablePointer<Float>
                 if vShared {
@@ -235,12 +233,10 @@ final class WinogradConvolution: @unchecked Sendable {
                         for p in p0..<p1 {
                             let a = u + k0 * paddedM + p * mr * depth
                             for tp in 0..<tilePanels {
-                                let b = vx + tp * cPad * nr + k0 * nr, cx = mx + (p - p0) * mr * sp.ldm + tp * nr
-                                if halfLast && tp == tilePanels - 1 {
-                                    GEMM.runHalfWidthMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
-                                } else {
-                                    GEMM.runMicroKernel(kernel, kc: depth, a: a, b: b, c: cx, ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
-                                }
+                                // A last panel at most half full (a 16-tile image) takes the half-width kernel.
+                                GEMM.runMicroKernel(kernel, columns: min(nr, count - tp * nr), kc: depth, a: a,
+                                                    b: vx + tp * cPad * nr + k0 * nr, c: mx + (p - p0) * mr * sp.ldm + tp * nr,
+                                                    ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
                             }
                         }
                     }
