@@ -34,6 +34,11 @@ for key in shapes:
     while len(times) < 5 or (time.perf_counter() - start < 0.4 and len(times) < 1000):
         t0 = time.perf_counter(); np.matmul(a, bb, out=c); times.append(time.perf_counter() - t0)
     out[key] = statistics.median(times)
+try:
+    import threadpoolctl
+    out["__kernel__"] = [i.get("architecture") for i in threadpoolctl.threadpool_info() if i.get("internal_api") == "openblas"]
+except ImportError:
+    out["__kernel__"] = ["unknown (pip install threadpoolctl)"]
 print(json.dumps(out))
 '''
 
@@ -55,13 +60,18 @@ def main():
     peer = {}
     for threads in sorted({r["threads"] for r in ours}):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        # Some machines here set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) to pin an older kernel;
+        # the peer runs with the kernel OpenBLAS picks for this CPU (printed in the table header).
+        env.pop("OPENBLAS_CORETYPE", None)
+        env.pop("OPENBLAS_L2_SIZE", None)
         res = subprocess.run([sys.executable, "-c", PEER, json.dumps(shapes)], env=env, check=True,
                              capture_output=True, text=True).stdout
         peer[threads] = json.loads(res)
     import numpy
     md = ["# GEMM: Tessera vs OpenBLAS, same machine, same run", "",
           f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python3 perf/gemm_vs_openblas.py`; "
-          f"numpy {numpy.__version__} with its bundled OpenBLAS. Medians. Ratio = OpenBLAS time ÷ Tessera time (> 1: we are faster).", ""]
+          f"numpy {numpy.__version__} with its bundled OpenBLAS (kernel: {', '.join(peer[min(peer)]['__kernel__'])}; "
+          f"OPENBLAS_CORETYPE unset). Medians. Ratio = OpenBLAS time ÷ Tessera time (> 1: we are faster).", ""]
     for t in sorted({k[1] for k in peaks}):
         fma = peaks.get(("fma_peak", t), {}).get("gflops")
         bw = peaks.get(("dram_read", t), {}).get("gbps")
