@@ -33,7 +33,7 @@ let settings: [SwiftSetting] = fmaSwiftSettings
 let package = Package(
     name: "Tessera",
     products: [
-        .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "KernelsAVX512", "Kernels", "Layers"]),
+        .library(name: "Tessera", targets: ["TesseraCore", "Scheduler", "CPUHints", "KernelsAVX512", "Kernels", "Layers"]),
         .library(name: "TesseraReference", targets: ["Reference"]),
         .library(name: "TesseraDatasets", targets: ["Datasets"]),
         .executable(name: "Bench", targets: ["Bench"]),
@@ -53,13 +53,15 @@ let package = Package(
     targets: [
         // Tensor, shapes, errors: the vocabulary every other target speaks.
         .target(name: "TesseraCore", swiftSettings: settings),
+        // Cache hints Swift cannot spell (prefetch), as static inline C: one instruction per call.
+        .target(name: "CPUHints"),
         // The concurrentPerform work scheduler.
         .target(name: "Scheduler", swiftSettings: settings),
         // AVX-512 micro-kernels, compiled for x86-64-v4 and dispatched to at run time.
         .target(name: "KernelsAVX512", swiftSettings: avx512SwiftSettings),
         // SIMD8 micro-kernels, the driver loops, block sizes and kernel choice.
         .target(
-            name: "Kernels", dependencies: ["TesseraCore", "Scheduler", "KernelsAVX512"],
+            name: "Kernels", dependencies: ["TesseraCore", "Scheduler", "KernelsAVX512", "CPUHints"],
             swiftSettings: settings + avx512Define
         ),
         // Naive plain-loop references that everything is checked against.

@@ -1,9 +1,14 @@
+import CPUHints
+
 /// Packing of GEMM operands into the micro-kernels' panel layouts (Goto & van de Geijn 2008).
 ///
 /// A is packed in MR-row panels, k-major: panel r holds rows r·MR..<r·MR+MR, MR floats per k step.
 /// B is packed in NR-column panels, k-major: NR floats per k step. Rows or columns past the
 /// matrix edge are zero, so a micro-kernel never needs an edge case in its loop.
 enum Packing {
+    /// How many rows ahead `packB` prefetches the rows of a row-major B.
+    static let packBPrefetchRows = 4
+
     /// Packs op(A)[m0..<m0+mc, p0..<p0+kc] into ceil(mc/mr) panels at `dst`.
     static func packA(
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int,
@@ -50,15 +55,21 @@ enum Packing {
             // Row p of B is contiguous in n: each row segment is read once, front to back, and
             // scattered NR floats at a time into the panels. (Panel by panel, every k step would
             // land on another page: ldb is often a whole image row of floats.)
+            // The rows are ldb apart, so the hardware prefetcher sees a short stream per row and the
+            // copy waits on each row's misses: row p + `packBPrefetchRows` is prefetched while row p
+            // is copied (a prefetch past the matrix is harmless: it never faults).
             let fullPanels = nc / nr, edgeCols = nc - fullPanels * nr
             if edgeCols > 0 { (dst + fullPanels * kc * nr).update(repeating: 0, count: kc * nr) }
             for p in 0..<kc {
                 let src = b + (p0 + p) * ldb + n0
+                let ahead = src + packBPrefetchRows * ldb
                 var o = dst + p * nr
                 for jp in 0..<fullPanels {
                     let s = src + jp * nr
                     var j = 0
                     while j < nr { store8(load8(s, j), o, j); j += 8 }
+                    j = 0
+                    while j < nr { tessera_prefetch_read(ahead + jp * nr + j); j += 16 }
                     o += kc * nr
                 }
                 if edgeCols > 0 { o.update(from: src + fullPanels * nr, count: edgeCols) }
