@@ -96,10 +96,32 @@ public func sgemmKernel8x16AVX512(
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
+    kernel8x16(kc: kc, a: a, bStep: { b + bStride * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The half-width kernel with B read through tap offsets, as `sgemmKernel8x32AVX512Indirect`: step k
+/// loads 16 floats at `b + offsets[k]`. For a direct convolution's last 1–16 output pixels of a row.
+@inline(never)
+public func sgemmKernel8x16AVX512Indirect(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x16(kc: kc, a: a, bStep: { b + Int(offsets[$0]) }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The body both half-width entry points inline: `bStep(k)` is where step k's 16 B values start.
+@inline(__always)
+private func kernel8x16(
+    kc: Int, a: UnsafePointer<Float>, bStep: (Int) -> UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
+) {
     var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-    var pa = a, pb = b
-    for _ in 0..<kc {
-        let b0 = load16(pb)
+    var pa = a
+    for k in 0..<kc {
+        let b0 = load16(bStep(k))
         c0 = c0.addingProduct(SIMD16<Float>(repeating: pa[0]), b0)
         c1 = c1.addingProduct(SIMD16<Float>(repeating: pa[1]), b0)
         c2 = c2.addingProduct(SIMD16<Float>(repeating: pa[2]), b0)
@@ -108,9 +130,8 @@ public func sgemmKernel8x16AVX512(
         c5 = c5.addingProduct(SIMD16<Float>(repeating: pa[5]), b0)
         c6 = c6.addingProduct(SIMD16<Float>(repeating: pa[6]), b0)
         c7 = c7.addingProduct(SIMD16<Float>(repeating: pa[7]), b0)
-        pa += 8; pb += bStride
+        pa += 8
     }
-    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
     storeVector16(c0, c, alpha, mode, beta, e, 0, column: 0)
     storeVector16(c1, c + ldc, alpha, mode, beta, e, 1, column: 0)
     storeVector16(c2, c + 2 * ldc, alpha, mode, beta, e, 2, column: 0)

@@ -57,13 +57,22 @@ final class ConvolutionTests: XCTestCase {
 
     func testDirectPathShapes() throws {
         // Output rows ≥ 32 wide and output channels in panels of 8: the direct (indirect-GEMM) path
-        // where AVX-512 is available, with a partial last 32-wide tile, padding, dilation, row stride.
+        // where AVX-512 is available, with a partial last tile, padding, dilation, strides.
         let cases: [([Int], Conv2DDescriptor)] = [
             ([2, 5, 9, 40], .init(inChannels: 5, outChannels: 16, kernel: 3, padding: 1)),
             ([1, 3, 11, 45], .init(inChannels: 3, outChannels: 8, kernel: 3, padding: 2, dilation: 2)),
             ([1, 4, 10, 70], .init(inChannels: 4, outChannels: 24, kernelHeight: 3, kernelWidth: 5, strideHeight: 2,
                                    strideWidth: 1, padding: .init(top: 0, bottom: 2, left: 1, right: 3))),
             ([1, 70, 6, 33], .init(inChannels: 70, outChannels: 8, kernel: 3, padding: 1)),
+            // A last tile of 25 pixels moved back over the previous one (rows of 1–16 leftover pixels
+            // above take the half-width kernel).
+            ([1, 3, 5, 57], .init(inChannels: 3, outChannels: 16, kernel: 3, padding: 1)),
+            // Width strides through the column phases: the stem's 7×7/2, an odd padded width, stride 3
+            // with dilation, and asymmetric padding.
+            ([2, 3, 9, 70], .init(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3)),
+            ([1, 5, 7, 67], .init(inChannels: 5, outChannels: 8, kernel: 3, stride: 2, padding: 1)),
+            ([1, 2, 8, 110], .init(inChannels: 2, outChannels: 8, kernelHeight: 2, kernelWidth: 3, strideHeight: 1,
+                                   strideWidth: 3, padding: .init(top: 1, bottom: 0, left: 0, right: 2), dilationWidth: 2)),
         ]
         // Past 128 output channels the automatic choice stays with the implicit GEMM; an explicit request still runs direct.
         let wide = Conv2DDescriptor(inChannels: 2, outChannels: 136, kernel: 3, padding: 1)

@@ -8,8 +8,9 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// GEMM's B panels, never materialized whole. The general path for any shape.
     case implicitGEMM = "implicit-gemm"
     /// Direct convolution as an indirect GEMM: the 8×32 AVX-512 kernel reads the zero-padded image
-    /// through a table of tap offsets, with no packing per call. Stride 1 along the width, one group,
-    /// output channels a multiple of 8, output rows ≥ 32 wide; falls back to `implicitGEMM` otherwise.
+    /// through a table of tap offsets, with no packing per call (a width stride s stores each padded row
+    /// as s column phases). One group, output channels a multiple of 8, output rows ≥ 32 wide; falls
+    /// back to `implicitGEMM` otherwise.
     /// Chosen automatically up to 128 output channels.
     case directIndirect = "direct-indirect-gemm"
     /// im2col of each whole image into scratch, then a GEMM with the packed weights

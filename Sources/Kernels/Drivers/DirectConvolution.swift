@@ -3,37 +3,87 @@ import KernelsAVX512
 #endif
 import Scheduler
 
-/// Direct convolution as an indirect GEMM (stride-1 width, AVX-512): the image is copied once into
-/// a zero-padded buffer, and the 8×32 micro-kernel reads its B operand straight from it through a
-/// table of tap offsets (channel, kernel row, kernel column), so nothing is packed per call. A tile
-/// of C is 8 output channels × 32 consecutive output pixels of one output row.
+/// Direct convolution as an indirect GEMM (AVX-512): the image is copied once into a zero-padded
+/// buffer, and the 8×32 micro-kernel reads its B operand straight from it through a table of tap
+/// offsets (channel, kernel row, kernel column), so nothing is packed per call. A tile of C is 8
+/// output channels × 32 consecutive output pixels of one output row.
+///
+/// With a stride s along the width, each padded row is stored as s column phases (columns
+/// ≡ 0, 1, …, s−1 mod s, one after the other): output column oj at tap column kj reads padded column
+/// s·oj + kj·dilation, which is entry oj + ⌊kj·dilation/s⌋ of phase kj·dilation mod s, so the 32
+/// pixels of a tile are still 32 consecutive floats (the ResNet stem, 7×7 stride 2, runs this way).
 enum DirectConvolution {
     static let rowsPerTile = 4, channelsPerTile = 64
     /// The automatic choice takes this path up to this many output channels.
     static let automaticMaxOutChannels = 128
 
-    /// Whether the path applies: AVX-512 weights, stride 1 along the width, one group, output
-    /// channels in whole 8-row panels, and output rows at least one 32-wide tile long.
+    /// Whether the path applies: AVX-512 weights, one group, output channels in whole 8-row panels,
+    /// and output rows at least one 32-wide tile long.
     static func applies(_ g: ConvGeometry, weights: PackedMatrixA) -> Bool {
-        weights.microKernel == .avx512_8x32 && g.strideWidth == 1 && g.groups == 1
-            && g.outChannels % 8 == 0 && g.outWidth >= 32
+        weights.microKernel == .avx512_8x32 && g.groups == 1 && g.outChannels % 8 == 0 && g.outWidth >= 32
     }
 
-    /// Tap offsets in the padded image, in im2col row order (channel, kernel row, kernel column).
+    /// The padded copy's layout: `phaseWidth` floats per column phase, `rowLength` (= stride ×
+    /// phaseWidth) per padded row, `plane` per channel. Stride 1 is the plain padded image.
+    struct Layout {
+        let paddedHeight: Int, paddedWidth: Int, phases: Int, phaseWidth: Int
+        var rowLength: Int { phases * phaseWidth }
+        var plane: Int { paddedHeight * rowLength }
+
+        init(_ g: ConvGeometry) {
+            let p = g.padding
+            paddedHeight = g.inHeight + p.top + p.bottom
+            paddedWidth = g.inWidth + p.left + p.right
+            phases = g.strideWidth
+            // Whole vectors per phase, so that the stride-2 split stores 8 floats at a time.
+            phaseWidth = phases == 1 ? paddedWidth : ((paddedWidth + phases - 1) / phases + 7) / 8 * 8
+        }
+
+        /// Where padded column `column` of a row lives, from the row's start.
+        func offset(ofColumn column: Int) -> Int { column % phases * phaseWidth + column / phases }
+    }
+
+    /// Tap offsets in the padded copy, in im2col row order (channel, kernel row, kernel column).
     static func tapOffsets(_ g: ConvGeometry) -> [Int32] {
-        let p = g.padding
-        let hp = g.inHeight + p.top + p.bottom, wp = g.inWidth + p.left + p.right
+        let l = Layout(g)
         var offsets = [Int32](repeating: 0, count: g.reductionLength)
         var q = 0
         for c in 0..<g.inChannels {
             for ki in 0..<g.kernelHeight {
                 for kj in 0..<g.kernelWidth {
-                    offsets[q] = Int32(c * hp * wp + ki * g.dilationHeight * wp + kj * g.dilationWidth)
+                    offsets[q] = Int32(c * l.plane + ki * g.dilationHeight * l.rowLength + l.offset(ofColumn: kj * g.dilationWidth))
                     q += 1
                 }
             }
         }
         return offsets
+    }
+
+    /// One padded row of the copy: `source` (the image row, `width` floats) between `left` and
+    /// `right` zeros, split into the layout's column phases at `dst`. `row` is scratch of at least
+    /// `paddedWidth` rounded up to 16 floats.
+    @inline(__always)
+    static func padRow(_ source: UnsafePointer<Float>, width: Int, left: Int, right: Int, _ l: Layout,
+                       dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+        let target = l.phases == 1 ? dst : row
+        zeroFloats(target, count: left)
+        copyFloats(target + left, source, count: width)
+        zeroFloats(target + left + width, count: right)
+        if l.phases == 1 { return }
+        let vectors = (l.paddedWidth + 15) / 16 * 16
+        zeroFloats(row + l.paddedWidth, count: vectors - l.paddedWidth)
+        zeroFloats(dst, count: l.rowLength)
+        if l.phases == 2 {
+            var t = 0
+            while t < vectors {
+                let a = load8(row, t), b = load8(row, t + 8)
+                store8(SIMD8(lowHalf: a.evenHalf, highHalf: b.evenHalf), dst, t / 2)
+                store8(SIMD8(lowHalf: a.oddHalf, highHalf: b.oddHalf), dst + l.phaseWidth, t / 2)
+                t += 16
+            }
+        } else {
+            for column in 0..<l.paddedWidth { dst[l.offset(ofColumn: column)] = row[column] }
+        }
     }
 
     /// y = conv(x) (+ bias, ReLU) for the whole batch; `offsets` is `tapOffsets(g)`.
@@ -42,24 +92,26 @@ enum DirectConvolution {
         bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
     ) {
         #if TESSERA_AVX512
-        let p = g.padding
-        let hp = g.inHeight + p.top + p.bottom, wp = g.inWidth + p.left + p.right
-        let paddedImage = g.inChannels * hp * wp
+        let p = g.padding, l = Layout(g)
+        let paddedImage = g.inChannels * l.plane
         let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
         let kcBlock = weights.microKernel.blocking.kc
-        Workspace.withScratch(count: g.batch * paddedImage) { padded in
+        // Each worker splits rows into phases through a row of its own, after the padded copy.
+        let rowScratch = l.phases == 1 ? 0 : (l.paddedWidth + 15) / 16 * 16
+        let planes = g.batch * g.inChannels
+        let copyWorkers = Scheduler.threadCount(tiles: planes, work: Double(planes * l.plane) * 8 * Scheduler.flopsPerByte,
+                                                threads: threads)
+        Workspace.withScratch(count: g.batch * paddedImage + copyWorkers * rowScratch) { padded in
             // The padded copy: one parallel region over images × channels.
-            let planes = g.batch * g.inChannels
-            Scheduler.parallelFor(tiles: planes, work: Double(planes * hp * wp) * 8 * Scheduler.flopsPerByte, threads: threads) { t in
-                let dst = padded + t * hp * wp, src = x + t * g.inHeight * g.inWidth
-                zeroFloats(dst, count: p.top * wp)
+            let rows = padded + g.batch * paddedImage
+            Scheduler.parallelFor(tiles: planes, workers: copyWorkers) { t, worker in
+                let dst = padded + t * l.plane, src = x + t * g.inHeight * g.inWidth
+                zeroFloats(dst, count: p.top * l.rowLength)
                 for i in 0..<g.inHeight {
-                    let row = dst + (p.top + i) * wp
-                    zeroFloats(row, count: p.left)
-                    copyFloats(row + p.left, src + i * g.inWidth, count: g.inWidth)
-                    zeroFloats(row + p.left + g.inWidth, count: p.right)
+                    padRow(src + i * g.inWidth, width: g.inWidth, left: p.left, right: p.right, l,
+                           dst: dst + (p.top + i) * l.rowLength, row: rows + worker * rowScratch)
                 }
-                zeroFloats(dst + (p.top + g.inHeight) * wp, count: p.bottom * wp)
+                zeroFloats(dst + (p.top + g.inHeight) * l.rowLength, count: p.bottom * l.rowLength)
             }
             do {
                 let rowTiles = (g.outHeight + rowsPerTile - 1) / rowsPerTile
@@ -74,21 +126,26 @@ enum DirectConvolution {
                     var o = channelTile * channelsPerTile
                     while o < o1 {
                         for oi in (rowTile * rowsPerTile)..<min(g.outHeight, (rowTile + 1) * rowsPerTile) {
-                            let rowBase = image + oi * g.strideHeight * wp
-                            // 32-wide tiles along the row; a last partial tile moves back to end at the row's end.
-                            _ = coverWithGroups(from: 0, to: g.outWidth, width: 32, last: g.outWidth - 32) { oj in
+                            let rowBase = image + oi * g.strideHeight * l.rowLength
+                            // 32-wide tiles along the row; the last 1–16 pixels take the half-width kernel,
+                            // 17–31 a 32-wide tile moved back to end at the row's end. Both kernels store
+                            // through the same arithmetic, so a pixel computed twice gets the same value.
+                            func run(_ oj: Int, halfWidth: Bool) {
                                 var p0 = 0
                                 while p0 < k {
                                     let kc = min(kcBlock, k - p0)
                                     let isLast = p0 + kc == k
-                                    sgemmKernel8x32AVX512Indirect(
-                                        kc: kc, a: weights.storage + p0 * weights.paddedM + o * kc, b: rowBase + oj,
-                                        offsets: offsetTable + p0, c: out + o * outPlane + oi * g.outWidth + oj, ldc: outPlane,
-                                        alpha: 1, mode: p0 == 0 ? 0 : 2, beta: 0, epilogue: isLast && (bias != nil || relu),
-                                        rowBias: bias.map { $0 + o }, columnBias: nil, relu: relu)
+                                    let kernel = halfWidth ? sgemmKernel8x16AVX512Indirect : sgemmKernel8x32AVX512Indirect
+                                    kernel(kc, weights.storage + p0 * weights.paddedM + o * kc, rowBase + oj, offsetTable + p0,
+                                           out + o * outPlane + oi * g.outWidth + oj, outPlane, 1, p0 == 0 ? 0 : 2, 0,
+                                           isLast && (bias != nil || relu), bias.map { $0 + o }, nil, relu)
                                     p0 += kc
                                 }
                             }
+                            var oj = 0
+                            while oj + 32 <= g.outWidth { run(oj, halfWidth: false); oj += 32 }
+                            let rest = g.outWidth - oj
+                            if rest > 16 { run(g.outWidth - 32, halfWidth: false) } else if rest > 0 { run(g.outWidth - 16, halfWidth: true) }
                         }
                         o += 8
                     }
