@@ -56,7 +56,7 @@ let package = Package(
         // Cache hints Swift cannot spell (prefetch), as static inline C: one instruction per call.
         .target(name: "CPUHints"),
         // The concurrentPerform work scheduler.
-        .target(name: "Scheduler", swiftSettings: settings),
+        .target(name: "Scheduler", dependencies: ["CPUHints"], swiftSettings: settings),
         // AVX-512 micro-kernels, compiled for x86-64-v4 and dispatched to at run time.
         .target(name: "KernelsAVX512", swiftSettings: avx512SwiftSettings),
         // SIMD8 micro-kernels, the driver loops, block sizes and kernel choice.

@@ -1,3 +1,4 @@
+import CPUHints
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -24,6 +25,10 @@ public enum Scheduler {
 
     /// Work below this (in flop-equivalents, ≈ 0.5 ms of one core's FMA peak) runs on the caller.
     public static let minimumParallelWork: Double = 5e7
+
+    /// Pause rounds (~65 cycles each on Zen) the caller spins at a region's end, about a millisecond at
+    /// most, before it leaves the waiting to concurrentPerform.
+    static let joinSpinLimit = 50_000
 
     /// Flop-equivalents per byte for memory-bound work: ~116 GFLOPS ÷ ~30 GB/s on this machine.
     public static let flopsPerByte: Double = 4
@@ -74,7 +79,8 @@ public enum Scheduler {
             for t in 0..<tiles { body(t, 0) }
             return
         }
-        let next = TileCounter()
+        let next = TileCounter(), finished = TileLatch()
+        let caller = pthread_self()
         withoutActuallyEscaping(body) { body in
             // concurrentPerform's closure is @Sendable; the tiles handed to each worker are disjoint.
             nonisolated(unsafe) let body = body
@@ -86,7 +92,13 @@ public enum Scheduler {
                     let t = next.claim()
                     if t >= tiles { break }
                     body(t, worker)
+                    finished.arrive()
                 }
+                // The caller waits for the other workers' last tiles by spinning, briefly: blocked in
+                // concurrentPerform's join it was woken ~30 µs after the last tile ended (measured on
+                // 2-vCPU VMs: a 0.33 ms region took 330 → 314 µs, median of 4,000 alternating calls).
+                // Every unfinished tile is running on a worker that will finish it, so the spin ends.
+                if pthread_equal(pthread_self(), caller) != 0 { finished.spin(until: tiles, atMost: joinSpinLimit) }
             }
         }
     }
@@ -116,6 +128,19 @@ public final class TileLatch: Sendable {
 
     /// Marks one tile finished; its writes become visible to the threads that `wait` for it.
     public func arrive() { finished.add(1, ordering: .releasing) }
+
+    /// Spins (with the CPU's pause hint) until `count` tiles have arrived or `limit` rounds have
+    /// passed; returns whether they arrived.
+    @discardableResult
+    func spin(until count: Int, atMost limit: Int) -> Bool {
+        var rounds = 0
+        while finished.load(ordering: .acquiring) < count {
+            if rounds >= limit { return false }
+            rounds += 1
+            tessera_spin_pause()
+        }
+        return true
+    }
 
     /// Returns once `count` tiles have arrived.
     public func wait(until count: Int) {

@@ -8,4 +8,14 @@ static inline __attribute__((always_inline)) void tessera_prefetch_read(const vo
     __builtin_prefetch(p, 0, 3);
 }
 
+/// Tells the CPU this thread is in a spin-wait loop (x86-64 `pause`): it yields the core's shared
+/// resources to a sibling thread and saves power while it spins.
+static inline __attribute__((always_inline)) void tessera_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif
