@@ -87,6 +87,28 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// 1×1 on images of ≤ 64 pixels with ≥ 4× as many output channels runs transposed, Yᵀ = Xᵀ·Wᵀ, on
+    /// Wᵀ packed on first use (the plan's packed bytes grow), which `update(weights:)` re-packs.
+    func testPointwiseOnFewPixelsRunsTransposed() throws {
+        let cases: [([Int], Conv2DDescriptor)] = [
+            ([2, 16, 3, 5], .init(inChannels: 16, outChannels: 64, kernel: 1)),
+            ([1, 16, 7, 7], .init(inChannels: 16, outChannels: 456, kernel: 1, groups: 2)),
+            ([1, 300, 7, 7], .init(inChannels: 300, outChannels: 200, kernel: 1)),   // K over one KC block
+        ]
+        for (shape, d) in cases {
+            try check(shape, d, relu: true, expect: .gemm1x1)
+            let x = try Tensor(shape: shape, seed: 1), b = try Tensor(shape: [d.outChannels], seed: 2)
+            let w1 = try Tensor(shape: d.weightShape, seed: 3), w2 = try Tensor(shape: d.weightShape, seed: 4)
+            let plan = try Conv2DPlan(descriptor: d, weights: w1, bias: b, relu: true)
+            let before = plan.packedWeightBytes
+            _ = try plan.forward(x)
+            XCTAssertGreaterThan(plan.packedWeightBytes, before, "\(d): Wᵀ packed, the transposed path ran")
+            try plan.update(weights: w2, bias: b)
+            XCTAssertEqual(try plan.forward(x).scalars,
+                           try Conv2DPlan(descriptor: d, weights: w2, bias: b, relu: true).forward(x).scalars, "\(d)")
+        }
+    }
+
     func testLargeImageCrossesManyTiles() throws {
         // Enough pixels for several column tiles, row-split tiles and K blocks, and 2 threads.
         try check([2, 40, 37, 41], .init(inChannels: 40, outChannels: 70, kernel: 3, padding: 1), relu: true)

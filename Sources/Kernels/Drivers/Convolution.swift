@@ -56,6 +56,10 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
     private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
+    /// gemm-1x1 on images of few pixels runs transposed, Yᵀ = Xᵀ·Wᵀ, on Wᵀ packed as the B operand
+    /// (one per group), built on the first such call: the output channels then fill the micro-kernel's
+    /// 32-wide axis instead of 49 pixels filling 64 (ResNet's 7×7 stage).
+    private let transposedWeights = Locked<[PackedMatrixB]?>(nil)
     /// The Winograd convolution the caller asked for (`algorithm` is a Winograd variant).
     private let explicitWinograd: WinogradConvolution?
     /// OIHW weights kept for the Winograd variants the automatic choice builds on first use (only
@@ -168,6 +172,9 @@ public final class Conv2DPlan: @unchecked Sendable {
         for (g, packed) in packedWeights.enumerated() {
             try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
         }
+        transposedWeights.withLock { cache in
+            for (g, packed) in (cache ?? []).enumerated() { packed.repack(transpose: .transpose, b: w.baseAddress! + g * og * k, ldb: k) }
+        }
         explicitWinograd?.update(weights: w.baseAddress!)
         if winogradSource != nil {
             winogradSource!.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
@@ -183,6 +190,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// Counts the Winograd weights built so far and the copy of the weights kept to build them.
     public var packedWeightBytes: Int {
         packedWeights.reduce(0) { $0 + $1.byteCount } + (explicitWinograd?.packedWeightBytes ?? 0)
+            + transposedWeights.withLock { ($0 ?? []).reduce(0) { $0 + $1.byteCount } }
             + (winogradSource?.count ?? 0) * MemoryLayout<Float>.size
             + automaticWinograd.withLock { $0.values.reduce(0) { $0 + $1.packedWeightBytes } }
     }
@@ -240,6 +248,9 @@ public final class Conv2DPlan: @unchecked Sendable {
                                                     0, out.baseAddress!, pixels, epilogue, threads) { p0, kc, n0, nc, nr, dst in
                                         packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
                                     }
+                                } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels, weights.microKernel.blocking) {
+                                    forwardTransposed1x1(xImage, group: grp, pixels: pixels, weights: weights,
+                                                         epilogue: epilogue, y: out.baseAddress!, threads: threads)
                                 } else {
                                     // gemm-1x1 reads the image as B; im2col-gemm expands it first.
                                     if materialize { im2col(xImage, channels: cg, g, into: cols, threads: threads) }
@@ -252,6 +263,37 @@ public final class Conv2DPlan: @unchecked Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// One image's 1×1 convolution for one group as Yᵀ = Xᵀ·Wᵀ (pixels × channels) into scratch,
+    /// bias (per column) and ReLU fused, then transposed into the NCHW output. Same sums in the same
+    /// order as the plain orientation's.
+    private func forwardTransposed1x1(
+        _ x: UnsafePointer<Float>, group: Int, pixels: Int, weights: PackedMatrixA, epilogue: GEMMEpilogue,
+        y: UnsafeMutablePointer<Float>, threads: Int?
+    ) {
+        let og = weights.m, k = weights.k, kernel = weights.microKernel, blocking = kernel.blocking
+        let wt = transposedWeights.withLock { cache -> PackedMatrixB in
+            if cache == nil {
+                // The plan keeps no copy of W: read it back out of the A packing, once.
+                cache = packedWeights.map { packed in
+                    var w = [Float](repeating: 0, count: og * k)
+                    for i in 0..<og { for p in 0..<k { w[i * k + p] = packed.storage[packed.packedOffset(row: i, column: p)] } }
+                    return w.withUnsafeBufferPointer { PackedMatrixB(transpose: .transpose, k: k, n: og, b: $0.baseAddress!, ldb: k) }
+                }
+            }
+            return cache![group]
+        }
+        let paddedPixels = (pixels + blocking.mr - 1) / blocking.mr * blocking.mr
+        Workspace.withScratch(count: paddedPixels * k + pixels * og) { scratch in
+            let t = scratch + paddedPixels * k
+            GEMM.packAll(.transpose, x, pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking, threads: threads)
+            let columnBias = GEMMEpilogue(bias: epilogue.bias, biasAxis: epilogue.bias == nil ? .none : .column, relu: epilogue.relu)
+            GEMM.packedGEMM(kernel, pixels, og, k, 1, scratch, paddedPixels, 0, t, og, columnBias, threads, prepackedB: wt) { _, _, _, _, _, _ in
+                preconditionFailure("B is packed beforehand")
+            }
+            GEMM.transposeBlock(rows: pixels, cols: og, t, og, y, pixels)
         }
     }
 

@@ -83,6 +83,46 @@ public final class PackedMatrixA: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 
+/// op(B) (K×N) packed once in the column-tile layout the packed GEMM reads in place: a weight
+/// matrix that is the B operand of many GEMMs (a 1×1 convolution on a small image computes
+/// Yᵀ = Xᵀ·Wᵀ, with the output channels along the micro-kernel's wide axis). The layout depends on
+/// N and K only (`GEMM.tiling` splits columns from N and K alone), not on the M of each call.
+final class PackedMatrixB: @unchecked Sendable {
+    let n: Int, k: Int, columnsPerTile: Int
+    let microKernel: GEMMMicroKernel
+    let storage: UnsafeMutablePointer<Float>
+    var byteCount: Int { capacity * 4 }
+    private let capacity: Int
+
+    /// Packs op(B) from a row-major buffer with leading dimension `ldb`.
+    init(transpose: Transpose, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int) {
+        self.n = n; self.k = k
+        microKernel = GEMMMicroKernel.active
+        let blocking = microKernel.blocking
+        columnsPerTile = GEMM.tiling(m: 1, n: n, k: k, blocking).colsPerTile
+        let tiles = (n + columnsPerTile - 1) / columnsPerTile
+        capacity = tiles * k * columnsPerTile
+        storage = LargeAllocation.allocate(byteCount: capacity * 4).bindMemory(to: Float.self, capacity: capacity)
+        repack(transpose: transpose, b: b, ldb: ldb)
+    }
+
+    /// Packs new values of op(B), of the same K×N, into this packing's storage: no allocation.
+    /// Must not run while a GEMM reads this packing.
+    func repack(transpose: Transpose, b: UnsafePointer<Float>, ldb: Int) {
+        let blocking = microKernel.blocking, tiles = (n + columnsPerTile - 1) / columnsPerTile
+        for tj in 0..<tiles {
+            let n0 = tj * columnsPerTile
+            for p0 in stride(from: 0, to: k, by: blocking.kc) {
+                GEMM.packTileB(blocking, { p0, kc, n0, nc, nr, dst in
+                    Packing.packB(transpose, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
+                }, p0: p0, k: k, n0: n0, tileN: min(columnsPerTile, n - n0), dst: storage + tj * k * columnsPerTile)
+            }
+        }
+    }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+}
+
 /// Single-precision GEMM: C = α·op(A)·op(B) + β·C, then an optional bias and ReLU (SPEC §2).
 ///
 /// Matrices are row-major with leading dimensions. The packed path follows Goto/BLIS: A packed
@@ -121,7 +161,7 @@ public enum GEMM {
             return
         }
         let kernel = GEMMMicroKernel.active, blocking = kernel.blocking
-        if n <= 2 * blocking.nr && m >= 4 * n {
+        if prefersTransposed(m: m, n: n, blocking) {
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
         }
@@ -208,6 +248,22 @@ public enum GEMM {
         }
     }
 
+    /// Few columns and many rows: the NR-wide register tile would mostly hold padding, so the product
+    /// runs transposed (N along the micro-kernel's MR rows). Depends on the shape only.
+    static func prefersTransposed(m: Int, n: Int, _ blocking: GEMMBlocking) -> Bool { n <= 2 * blocking.nr && m >= 4 * n }
+
+    /// Xᵀ ↔ X for an R×C row-major block: dst[j·ldd + i] = src[i·lds + j], through 8×8 register transposes.
+    static func transposeBlock(rows: Int, cols: Int, _ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {
+        var i = 0
+        while i + 8 <= rows {
+            var j = 0
+            while j + 8 <= cols { transpose8x8(src + i * lds + j, lds, dst + j * ldd + i, ldd); j += 8 }
+            for jj in j..<cols { for ii in i..<(i + 8) { dst[jj * ldd + ii] = src[ii * lds + jj] } }
+            i += 8
+        }
+        for ii in i..<rows { for jj in 0..<cols { dst[jj * ldd + ii] = src[ii * lds + jj] } }
+    }
+
     /// Packs all of op(A) as KC-deep blocks of MR-row panels: block pb starts at pb·KC·paddedM.
     static func packAll(
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
@@ -226,7 +282,8 @@ public enum GEMM {
 
     /// The tiles of C that one parallel region hands out: column chunks first, then row chunks.
     /// A tile's packed B (K × columns) is bounded by `GEMMBlocking.maxPackedB` floats.
-    /// Depends on the shape only, never on the thread count.
+    /// Depends on the shape only, never on the thread count; the column split on N and K alone
+    /// (rows are split only once the columns are), which `PackedMatrixB` relies on.
     static func tiling(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking) -> (rowsPerTile: Int, colsPerTile: Int) {
         let mr = blocking.mr, nr = blocking.nr
         let widest = max(nr, GEMMBlocking.maxPackedB / k / nr * nr)
@@ -254,10 +311,12 @@ public enum GEMM {
         }
     }
 
+    /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
+    /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
-        packB: BPacker
+        prepackedB: PackedMatrixB? = nil, packB: BPacker
     ) {
         let blocking = kernel.blocking
         let (rowsPerTile, colsPerTile) = tiling(m: m, n: n, k: k, blocking)
@@ -266,22 +325,28 @@ public enum GEMM {
             tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let edgeScratch = edgeScratchCount(blocking)
         let packedBPerTile = k * colsPerTile
+        if let prepackedB {
+            precondition(prepackedB.n == n && prepackedB.k == k && prepackedB.columnsPerTile == colsPerTile
+                         && prepackedB.microKernel == kernel, "PackedMatrixB packed for another shape or kernel")
+        }
         // With several row tiles per column chunk, B is packed once for all of them by the first
         // tiles of the region (one per K block and column tile), which the product tiles wait for
         // (`TileLatch`); otherwise each tile packs its own slice of B as it starts. Shared packed
         // B is bounded (`GEMMBlocking.maximumSharedPackedB`): column tiles go in groups that fit, so
-        // an implicit-GEMM convolution never holds its whole im2col matrix.
-        let sharedB = rowTiles > 1
+        // an implicit-GEMM convolution never holds its whole im2col matrix. B packed beforehand is
+        // read in place, as one group.
+        let sharedB = rowTiles > 1 || prepackedB != nil
         let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch
-        let groupTiles = sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
-        let shared = sharedB ? groupTiles * packedBPerTile : 0
+        let groupTiles = prepackedB != nil ? colTiles
+            : sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
+        let shared = sharedB && prepackedB == nil ? groupTiles * packedBPerTile : 0
         let kBlocks = (k + blocking.kc - 1) / blocking.kc
         Workspace.withScratch(count: shared + perWorker * workers) { scratch in
             let workerScratch = scratch + shared
             var g0 = 0
             while g0 < colTiles {
                 let tilesInGroup = min(groupTiles, colTiles - g0)
-                let packTiles = sharedB ? tilesInGroup * kBlocks : 0
+                let packTiles = sharedB && prepackedB == nil ? tilesInGroup * kBlocks : 0
                 let packed = TileLatch()
                 Scheduler.parallelFor(tiles: packTiles + rowTiles * tilesInGroup, workers: workers) { tile, worker in
                     if tile < packTiles {
@@ -298,7 +363,9 @@ public enum GEMM {
                     let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
                     let mine = workerScratch + worker * perWorker
                     let bPacked: UnsafeMutablePointer<Float>
-                    if sharedB {
+                    if let prepackedB {
+                        bPacked = prepackedB.storage + tj * packedBPerTile
+                    } else if sharedB {
                         packed.wait(until: packTiles)
                         bPacked = scratch + (tj - g0) * packedBPerTile
                     } else {
