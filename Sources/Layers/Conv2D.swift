@@ -21,7 +21,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
     private let algorithm: ConvAlgorithm?
     private let allowWinograd: Bool
     /// The plans for the weights of `version`; behind a lock so that concurrent inference calls can share them.
-    private let planCache = Locked<(version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?, winograd: Bool)?>(nil)
+    private let planCache = Locked<(version: Int, forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?)?>(nil)
     private var saved: (input: Tensor, output: Tensor?)?
 
     /// A layer with weights drawn by `initializer` from `seed` (fan-in C/G·kh·kw, fan-out O/G·kh·kw) and zero bias.
@@ -61,16 +61,18 @@ public final class Conv2D: Layer, @unchecked Sendable {
     private var version: Int { weight.version &+ (bias?.version ?? 0) &* 31 }
 
     /// The forward plan for the current weights (what ran, and the memory it holds).
-    public func forwardPlan() throws -> Conv2DPlan { try plans(backward: false, training: false).forward }
+    public func forwardPlan() throws -> Conv2DPlan { try plans(backward: false).forward }
 
-    /// The plans for the current weights. A layer that trains runs forward and dX without Winograd
-    /// (the first training forward rebuilds the plan without it): with Winograd plans re-transformed
-    /// after every step, the VGG-16 step at 2 threads had sporadic multi-second stalls in long Bench
-    /// runs (cause not found yet; 2026-11-23). Its dW does take Winograd F(2×2) where that applies.
-    private func plans(backward: Bool, training: Bool) throws -> (forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?) {
+    /// The plans for the current weights. Training runs forward, dX and dW through Winograd where the
+    /// automatic choice takes it (unless `allowWinograd` is false); after an optimizer step the plans
+    /// copy the new weights and re-transform or re-pack only the variants the next calls run.
+    /// (From 2026-11-23 to 2026-12-02 training forward and dX stayed off Winograd after sporadic
+    /// multi-second stalls at 2 threads in long Bench runs, with the per-block Winograd paths of then;
+    /// not seen since the forward became one parallel region: 60 VGG-16 steps, max 1.35× the median.)
+    private func plans(backward: Bool) throws -> (forward: Conv2DPlan, backward: Conv2DBackwardDataPlan?) {
         let version = self.version
         return try planCache.withLock { plan in
-            if var current = plan, !(training && current.winograd) {
+            if var current = plan {
                 if current.version != version {
                     // New weights (an optimizer step): re-pack them into the plans' storage, no allocation.
                     try current.forward.update(weights: weight.value, bias: bias?.value)
@@ -78,16 +80,17 @@ public final class Conv2D: Layer, @unchecked Sendable {
                     current.version = version
                 }
                 if backward && current.backward == nil {
-                    current.backward = try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value, allowWinograd: false)
+                    current.backward = try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value,
+                                                                  allowWinograd: allowWinograd)
                 }
                 plan = current
                 return (current.forward, current.backward)
             }
-            let winograd = allowWinograd && !training
             let forward = try Conv2DPlan(descriptor: descriptor, weights: weight.value, bias: bias?.value, relu: relu,
-                                         algorithm: algorithm, allowWinograd: winograd)
-            let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value, allowWinograd: false) : nil
-            plan = (version, forward, back, winograd)
+                                         algorithm: algorithm, allowWinograd: allowWinograd)
+            let back = backward ? try Conv2DBackwardDataPlan(descriptor: descriptor, weights: weight.value,
+                                                             allowWinograd: allowWinograd) : nil
+            plan = (version, forward, back)
             return (forward, back)
         }
     }
@@ -105,7 +108,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
 
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try check(x.shape)
-        let y = try plans(backward: false, training: training).forward.forward(x)
+        let y = try plans(backward: false).forward.forward(x)
         if training { saved = (x, relu ? y : nil) }   // inference writes no state: concurrent callers may share the layer
         return y
     }
@@ -118,7 +121,7 @@ public final class Conv2D: Layer, @unchecked Sendable {
                                        allowWinograd: allowWinograd)
         if let bias { bias.gradient = try ConvolutionBackward.bias(outputGradient: delta) }
         guard inputGradient else { return nil }
-        return try plans(backward: true, training: true).backward!.backward(outputGradient: delta, inputShape: saved.input.shape)
+        return try plans(backward: true).backward!.backward(outputGradient: delta, inputShape: saved.input.shape)
     }
 
     public func inputExtent(forOutputExtent r: Int) -> Int {

@@ -60,13 +60,18 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// (one per group), built on the first such call: the output channels then fill the micro-kernel's
     /// 32-wide axis instead of 49 pixels filling 64 (ResNet's 7×7 stage).
     private let transposedWeights = Locked<[PackedMatrixB]?>(nil)
+    /// Set by `update` on a plan that keeps a copy of the weights: the GEMM packings (and Wᵀ) are
+    /// re-packed from it by the next call that runs them, not by `update` itself, so that a training
+    /// step whose layer runs Winograd does not also re-pack the GEMM weights it never reads.
+    private let gemmPackingStale = Locked<Bool>(false)
     /// The Winograd convolution the caller asked for (`algorithm` is a Winograd variant).
     private let explicitWinograd: WinogradConvolution?
     /// OIHW weights kept for the Winograd variants the automatic choice builds on first use (only
     /// where it may take one), and those variants, keyed by tile size m. Built lazily because the
     /// variant depends on the image size and each holds α²/9 times the weights.
     private var winogradSource: Tensor?
-    private let automaticWinograd = Locked<[Int: WinogradConvolution]>([:])
+    /// The variants built so far, keyed by m, and those whose weights `update` has changed since.
+    private let automaticWinograd = Locked<(variants: [Int: WinogradConvolution], stale: Set<Int>)>(([:], []))
 
     /// The algorithm this plan was created with: the automatic choice, or the caller's.
     /// `algorithm(forInputShape:)` says what runs for a given input.
@@ -158,7 +163,9 @@ public final class Conv2DPlan: @unchecked Sendable {
 
     /// Replaces the weights (and bias) with new values of the same shapes, re-packing them into the
     /// plan's storage without allocating: what a training loop does after every update. Must not
-    /// run while another thread calls `forward` on this plan.
+    /// run while another thread calls `forward` on this plan. A plan that keeps a copy of the weights
+    /// (the automatic choice where Winograd may run) only copies them here; each packing is refreshed
+    /// by the first call that uses it.
     public func update(weights: Tensor, bias: Tensor?) throws {
         try ConvGeometry.check(weights.shape, equals: descriptor.weightShape, "weights", "Conv2DPlan.update")
         try weights.withUnsafeBufferPointer { try update(weights: $0, bias: bias) }
@@ -169,21 +176,37 @@ public final class Conv2DPlan: @unchecked Sendable {
         if let bias { try ConvGeometry.check(bias.shape, equals: [descriptor.outChannels], "bias", "Conv2DPlan.update") }
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
-        for (g, packed) in packedWeights.enumerated() {
-            try packed.repack(a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
-        }
-        transposedWeights.withLock { cache in
-            for (g, packed) in (cache ?? []).enumerated() { packed.repack(transpose: .transpose, b: w.baseAddress! + g * og * k, ldb: k) }
-        }
         explicitWinograd?.update(weights: w.baseAddress!)
         if winogradSource != nil {
             winogradSource!.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: w.baseAddress!, count: w.count) }
-            automaticWinograd.withLock { variants in
-                for variant in variants.values { variant.update(weights: w.baseAddress!) }
-            }
+            automaticWinograd.withLock { $0.stale = Set($0.variants.keys) }
+            gemmPackingStale.withLock { $0 = true }
+        } else {
+            repackGEMMWeights(w.baseAddress!, og: og, k: k)
         }
         if bias != nil || self.bias != nil { biasOrZeros = try bias ?? Tensor(shape: [descriptor.outChannels]) }
         self.bias = bias
+    }
+
+    /// The GEMM packings (and Wᵀ where built) from OIHW weights at `w`.
+    private func repackGEMMWeights(_ w: UnsafePointer<Float>, og: Int, k: Int) {
+        for (g, packed) in packedWeights.enumerated() {
+            packed.repackUnchecked(a: w + g * og * k, lda: k)
+        }
+        transposedWeights.withLock { cache in
+            for (g, packed) in (cache ?? []).enumerated() { packed.repack(transpose: .transpose, b: w + g * og * k, ldb: k) }
+        }
+    }
+
+    /// Re-packs the GEMM weights from the kept copy if `update` changed them; before any GEMM-path call.
+    private func refreshGEMMPacking() {
+        gemmPackingStale.withLock { stale in
+            guard stale, let source = winogradSource else { return }
+            let og = descriptor.outChannels / descriptor.groups
+            let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
+            source.withUnsafeBufferPointer { repackGEMMWeights($0.baseAddress!, og: og, k: k) }
+            stale = false
+        }
     }
 
     /// Bytes of packed weights the plan holds.
@@ -192,16 +215,21 @@ public final class Conv2DPlan: @unchecked Sendable {
         packedWeights.reduce(0) { $0 + $1.byteCount } + (explicitWinograd?.packedWeightBytes ?? 0)
             + transposedWeights.withLock { ($0 ?? []).reduce(0) { $0 + $1.byteCount } }
             + (winogradSource?.count ?? 0) * MemoryLayout<Float>.size
-            + automaticWinograd.withLock { $0.values.reduce(0) { $0 + $1.packedWeightBytes } }
+            + automaticWinograd.withLock { $0.variants.values.reduce(0) { $0 + $1.packedWeightBytes } }
     }
 
     /// The Winograd convolution for a variant: the caller's, or the automatic choice's, built on first use.
     private func winogradConvolution(_ tf: WinogradTransform) -> WinogradConvolution {
         if let explicitWinograd { return explicitWinograd }
-        return automaticWinograd.withLock { variants in
-            if let built = variants[tf.m] { return built }
+        return automaticWinograd.withLock { state in
+            if let built = state.variants[tf.m] {
+                if state.stale.remove(tf.m) != nil {
+                    winogradSource!.withUnsafeBufferPointer { built.update(weights: $0.baseAddress!) }
+                }
+                return built
+            }
             let built = WinogradConvolution(weights: winogradSource!, transform: tf)
-            variants[tf.m] = built
+            state.variants[tf.m] = built
             return built
         }
     }
@@ -215,6 +243,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         let materialize = algorithm == .im2colGEMM
         let hasBias = bias != nil
         let winograd = algorithm.winogradTransform.map { winogradConvolution($0) }
+        if winograd == nil { refreshGEMMPacking() }
         // Every output is written (β = 0 in every path), so the output skips the zero fill.
         return try Tensor(shape: g.outputShape) { yb in
             try x.withUnsafeBufferPointer { xb in

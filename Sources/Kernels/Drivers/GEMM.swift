@@ -65,6 +65,11 @@ public final class PackedMatrixA: @unchecked Sendable {
                      blocking: microKernel.blocking, threads: threads)
     }
 
+    /// `repack` from a buffer the caller has checked: no validation, no throw.
+    func repackUnchecked(transpose: Transpose = .none, a: UnsafePointer<Float>, lda: Int, threads: Int? = nil) {
+        GEMM.packAll(transpose, a, lda, m: m, k: k, paddedM: paddedM, dst: storage, blocking: microKernel.blocking, threads: threads)
+    }
+
     /// Storage for an M×K packing with every element zero, to be written in place through
     /// `packedOffset` (the Winograd filter transform writes U straight into its panels).
     convenience init(zeroedM m: Int, k: Int) {
