@@ -90,11 +90,12 @@ final class ConvolutionTests: XCTestCase {
     /// 1×1 on images of ≤ 64 pixels with ≥ 4× as many output channels runs transposed, Yᵀ = Xᵀ·Wᵀ, on
     /// Wᵀ packed on first use (the plan's packed bytes grow), which `update(weights:)` re-packs.
     func testPointwiseOnFewPixelsRunsTransposed() throws {
+        // At most 2·NR pixels: 64 for the 8×32 AVX-512 kernel, 32 for the 6×16 one.
         let cases: [([Int], Conv2DDescriptor)] = [
             ([2, 16, 3, 5], .init(inChannels: 16, outChannels: 64, kernel: 1)),
-            ([1, 16, 7, 7], .init(inChannels: 16, outChannels: 456, kernel: 1, groups: 2)),
-            ([1, 300, 7, 7], .init(inChannels: 300, outChannels: 200, kernel: 1)),   // K over one KC block
-        ]
+            ([1, 16, 5, 6], .init(inChannels: 16, outChannels: 456, kernel: 1, groups: 2)),
+            ([1, 300, 4, 7], .init(inChannels: 300, outChannels: 200, kernel: 1)),   // K over one KC block
+        ] + (GEMMMicroKernel.active == .avx512_8x32 ? [([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1))] : [])
         for (shape, d) in cases {
             try check(shape, d, relu: true, expect: .gemm1x1)
             let x = try Tensor(shape: shape, seed: 1), b = try Tensor(shape: [d.outChannels], seed: 2)
