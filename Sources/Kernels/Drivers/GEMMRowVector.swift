@@ -49,7 +49,22 @@ extension GEMM {
         c: UnsafeMutablePointer<Float>, epilogue: GEMMEpilogue
     ) {
         let bias = epilogue.bias?.baseAddress
-        for j in 0..<cols {
+        // SIMD8 over the row, then the same arithmetic per element for the tail (unfused: Swift
+        // never fuses `*` and `+`), so an element's value does not depend on where it falls.
+        let a8 = SIMD8<Float>(repeating: alpha), b8 = SIMD8<Float>(repeating: beta)
+        let rowBias = bias != nil && epilogue.biasAxis == .row ? SIMD8<Float>(repeating: bias![row]) : nil
+        let columnBias = epilogue.biasAxis == .column ? bias : nil
+        var j0 = 0
+        while j0 + 8 <= cols {
+            var v = a8 * load8(acc, j0)
+            if beta != 0 { v += b8 * load8(c, j0) }
+            if let rowBias { v += rowBias }
+            if let columnBias { v += load8(columnBias, col0 + j0) }
+            if epilogue.relu { v = relu8(v) }
+            store8(v, c, j0)
+            j0 += 8
+        }
+        for j in j0..<cols {
             var v = alpha * acc[j]
             if beta != 0 { v += beta * c[j] }
             if let bias {
