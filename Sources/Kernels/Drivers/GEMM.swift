@@ -172,8 +172,12 @@ public enum GEMM {
         }
         let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedM * k) { packed in
-            packAll(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking, threads: threads)
-            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, transB, b0, ldb, beta, c0, ldc, epilogue, threads)
+            // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
+            let packA = packingTilesA(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
+            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, packA: packA) {
+                p0, kc, n0, nc, nr, dst in
+                Packing.packB(transB, b0, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
+            }
         }
     }
 
@@ -276,15 +280,24 @@ public enum GEMM {
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
         dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking, threads: Int?
     ) {
+        let packA = packingTilesA(trans, a, lda, m: m, k: k, paddedM: paddedM, dst: dst, blocking: blocking)
+        Scheduler.parallelFor(tiles: packA.tiles, work: Double(m * k) * packingWorkPerElement, threads: threads, packA.pack)
+    }
+
+    /// `packAll` as tiles (one per KC block × MC block) for a region to run: `pack(t)` packs tile t.
+    static func packingTilesA(
+        _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
+        dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
+    ) -> (tiles: Int, pack: (Int) -> Void) {
         let kc = blocking.kc, mc = blocking.mc
         let kBlocks = (k + kc - 1) / kc, mBlocks = (m + mc - 1) / mc
-        Scheduler.parallelFor(tiles: kBlocks * mBlocks, work: Double(m * k) * packingWorkPerElement, threads: threads) { t in
+        return (kBlocks * mBlocks, { t in
             let pb = t / mBlocks, ib = t % mBlocks
             let p0 = pb * kc, i0 = ib * mc
             let depth = min(kc, k - p0)
             Packing.packA(trans, a, lda, m0: i0, mc: min(mc, m - i0), p0: p0, kc: depth, mr: blocking.mr,
                           dst: dst + p0 * paddedM + i0 * depth)
-        }
+        })
     }
 
     /// The tiles of C that one parallel region hands out: column chunks first, then row chunks.
@@ -320,10 +333,12 @@ public enum GEMM {
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
+    /// With `packA` (`packingTilesA`), A is not packed yet: the region's first tiles pack it, and the
+    /// product tiles wait for them.
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
-        prepackedB: PackedMatrixB? = nil, packB: BPacker
+        prepackedB: PackedMatrixB? = nil, packA: (tiles: Int, pack: (Int) -> Void)? = nil, packB: BPacker
     ) {
         let blocking = kernel.blocking
         let (rowsPerTile, colsPerTile) = tiling(m: m, n: n, k: k, blocking)
@@ -353,11 +368,18 @@ public enum GEMM {
             var g0 = 0
             while g0 < colTiles {
                 let tilesInGroup = min(groupTiles, colTiles - g0)
-                let packTiles = sharedB && prepackedB == nil ? tilesInGroup * kBlocks : 0
+                // Tiles in order: A's packing (first group only), B's shared packing, the products.
+                let aTiles = g0 == 0 ? packA?.tiles ?? 0 : 0
+                let packTiles = aTiles + (sharedB && prepackedB == nil ? tilesInGroup * kBlocks : 0)
                 let packed = TileLatch()
                 Scheduler.parallelFor(tiles: packTiles + rowTiles * tilesInGroup, workers: workers) { tile, worker in
+                    if tile < aTiles {
+                        packA!.pack(tile)
+                        packed.arrive()
+                        return
+                    }
                     if tile < packTiles {
-                        let tj = g0 + tile / kBlocks, p0 = (tile % kBlocks) * blocking.kc
+                        let tj = g0 + (tile - aTiles) / kBlocks, p0 = ((tile - aTiles) % kBlocks) * blocking.kc
                         let n0 = tj * colsPerTile
                         packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
                                   dst: scratch + (tj - g0) * packedBPerTile)
@@ -371,6 +393,7 @@ public enum GEMM {
                     let mine = workerScratch + worker * perWorker
                     let bPacked: UnsafeMutablePointer<Float>
                     if let prepackedB {
+                        packed.wait(until: packTiles)
                         bPacked = prepackedB.storage + tj * packedBPerTile
                     } else if sharedB {
                         packed.wait(until: packTiles)
@@ -388,6 +411,7 @@ public enum GEMM {
                             for q in stride(from: p0, to: p1, by: blocking.kc) {
                                 packTileB(blocking, packB, p0: q, k: k, n0: n0, tileN: tileN, dst: bPacked)
                             }
+                            if p0 == 0 { packed.wait(until: packTiles) }   // A's packing
                             gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: p0..<p1,
                                      alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
                                      c: c, ldc: ldc, epilogue: epilogue, edge: mine)
