@@ -248,8 +248,10 @@ public enum GEMM {
         let flippedA: Transpose = transA == .none ? .transpose : .none
         Workspace.withScratch(count: paddedN * k + 2 * n * m) { scratch in
             let t = scratch + paddedN * k, tt = t + n * m
-            packAll(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking, threads: threads)
-            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, flippedA, a, lda, 0, t, m, .none, threads)
+            let packA = packingTilesA(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
+            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, packA: packA) { p0, kc, n0, nc, nr, dst in
+                Packing.packB(flippedA, a, lda, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
+            }
             // Tᵀ through 8×8 register transposes (a column of T read element by element, m floats
             // apart, cost a quarter of the GEMM at M = 2048), then C row by row.
             transposeBlock(rows: n, cols: m, t, m, tt, n)
