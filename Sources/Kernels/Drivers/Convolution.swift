@@ -317,9 +317,11 @@ public final class Conv2DPlan: @unchecked Sendable {
         let paddedPixels = (pixels + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedPixels * k + pixels * og) { scratch in
             let t = scratch + paddedPixels * k
-            GEMM.packAll(.transpose, x, pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking, threads: threads)
+            // Xᵀ is packed by the first tiles of the product's own region.
+            let packA = GEMM.packingTilesA(.transpose, x, pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking)
             let columnBias = GEMMEpilogue(bias: epilogue.bias, biasAxis: epilogue.bias == nil ? .none : .column, relu: epilogue.relu)
-            GEMM.packedGEMM(kernel, pixels, og, k, 1, scratch, paddedPixels, 0, t, og, columnBias, threads, prepackedB: wt) { _, _, _, _, _, _ in
+            GEMM.packedGEMM(kernel, pixels, og, k, 1, scratch, paddedPixels, 0, t, og, columnBias, threads, prepackedB: wt,
+                            packA: packA) { _, _, _, _, _, _ in
                 preconditionFailure("B is packed beforehand")
             }
             GEMM.transposeBlock(rows: pixels, cols: og, t, og, y, pixels)
