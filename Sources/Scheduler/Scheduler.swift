@@ -129,17 +129,13 @@ public final class TileLatch: Sendable {
     /// Marks one tile finished; its writes become visible to the threads that `wait` for it.
     public func arrive() { finished.add(1, ordering: .releasing) }
 
-    /// Spins (with the CPU's pause hint) until `count` tiles have arrived or `limit` rounds have
-    /// passed; returns whether they arrived.
-    @discardableResult
-    func spin(until count: Int, atMost limit: Int) -> Bool {
+    /// Spins (with the CPU's pause hint) until `count` tiles have arrived or `limit` rounds have passed.
+    func spin(until count: Int, atMost limit: Int) {
         var rounds = 0
-        while finished.load(ordering: .acquiring) < count {
-            if rounds >= limit { return false }
+        while finished.load(ordering: .acquiring) < count && rounds < limit {
             rounds += 1
             tessera_spin_pause()
         }
-        return true
     }
 
     /// Returns once `count` tiles have arrived.

@@ -72,8 +72,8 @@ enum DirectConvolution {
         if l.phases == 1 { return }
         let vectors = (l.paddedWidth + 15) / 16 * 16
         zeroFloats(row + l.paddedWidth, count: vectors - l.paddedWidth)
-        zeroFloats(dst, count: l.rowLength)
         if l.phases == 2 {
+            // The two phases are vectors/2 = phaseWidth floats each: every float is stored.
             var t = 0
             while t < vectors {
                 let a = load8(row, t), b = load8(row, t + 8)
@@ -82,6 +82,7 @@ enum DirectConvolution {
                 t += 16
             }
         } else {
+            zeroFloats(dst, count: l.rowLength)   // phase tails past their last column
             for column in 0..<l.paddedWidth { dst[l.offset(ofColumn: column)] = row[column] }
         }
     }

@@ -61,8 +61,7 @@ public final class PackedMatrixA: @unchecked Sendable {
     /// Must not run while a GEMM reads this packing.
     public func repack(transpose: Transpose = .none, a: UnsafeBufferPointer<Float>, lda: Int, threads: Int? = nil) throws {
         try GEMM.validate(operand: "A", trans: transpose, rows: m, cols: k, buffer: a.count, ld: lda)
-        GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
-                     blocking: microKernel.blocking, threads: threads)
+        repackUnchecked(transpose: transpose, a: a.baseAddress!, lda: lda, threads: threads)
     }
 
     /// `repack` from a buffer the caller has checked: no validation, no throw.
@@ -118,9 +117,7 @@ final class PackedMatrixB: @unchecked Sendable {
         for tj in 0..<tiles {
             let n0 = tj * columnsPerTile
             for p0 in stride(from: 0, to: k, by: blocking.kc) {
-                GEMM.packTileB(blocking, { p0, kc, n0, nc, nr, dst in
-                    Packing.packB(transpose, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
-                }, p0: p0, k: k, n0: n0, tileN: min(columnsPerTile, n - n0), dst: storage + tj * k * columnsPerTile)
+                GEMM.packTileB(blocking, GEMM.rowMajorPacker(transpose, b, ldb), p0: p0, k: k, n0: n0, tileN: min(columnsPerTile, n - n0), dst: storage + tj * k * columnsPerTile)
             }
         }
     }
@@ -174,10 +171,8 @@ public enum GEMM {
         Workspace.withScratch(count: paddedM * k) { packed in
             // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
             let packA = packingTilesA(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
-            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, packA: packA) {
-                p0, kc, n0, nc, nr, dst in
-                Packing.packB(transB, b0, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
-            }
+            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, packA: packA,
+                       packB: rowMajorPacker(transB, b0, ldb))
         }
     }
 
@@ -249,9 +244,8 @@ public enum GEMM {
         Workspace.withScratch(count: paddedN * k + 2 * n * m) { scratch in
             let t = scratch + paddedN * k, tt = t + n * m
             let packA = packingTilesA(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
-            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, packA: packA) { p0, kc, n0, nc, nr, dst in
-                Packing.packB(flippedA, a, lda, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
-            }
+            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, packA: packA,
+                       packB: rowMajorPacker(flippedA, a, lda))
             // Tᵀ through 8×8 register transposes (a column of T read element by element, m floats
             // apart, cost a quarter of the GEMM at M = 2048), then C row by row.
             transposeBlock(rows: n, cols: m, t, m, tt, n)
@@ -328,9 +322,12 @@ public enum GEMM {
         _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
     ) {
-        packedGEMM(kernel, m, n, k, alpha, packedA, paddedM, beta, c, ldc, epilogue, threads) { p0, kc, n0, nc, nr, dst in
-            Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
-        }
+        packedGEMM(kernel, m, n, k, alpha, packedA, paddedM, beta, c, ldc, epilogue, threads, packB: rowMajorPacker(transB, b, ldb))
+    }
+
+    /// The packer of a row-major op(B) with leading dimension `ldb` (`Packing.packB`).
+    static func rowMajorPacker(_ trans: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int) -> BPacker {
+        { p0, kc, n0, nc, nr, dst in Packing.packB(trans, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst) }
     }
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
@@ -394,12 +391,9 @@ public enum GEMM {
                     let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
                     let mine = workerScratch + worker * perWorker
                     let bPacked: UnsafeMutablePointer<Float>
-                    if let prepackedB {
+                    if sharedB {
                         packed.wait(until: packTiles)
-                        bPacked = prepackedB.storage + tj * packedBPerTile
-                    } else if sharedB {
-                        packed.wait(until: packTiles)
-                        bPacked = scratch + (tj - g0) * packedBPerTile
+                        bPacked = prepackedB.map { $0.storage + tj * packedBPerTile } ?? scratch + (tj - g0) * packedBPerTile
                     } else {
                         bPacked = mine + edgeScratch
                         // The tile packs its own B. With one block of rows, each K block is packed just
