@@ -67,3 +67,75 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         }
     }
 }
+
+/// How one packed GEMM cuts C into the tiles of its parallel region: column tiles of whole NR-column
+/// panels, then row tiles of whole MR-row panels, each spread evenly (tile sizes differ by at most
+/// one panel, so no tile is a sliver that leaves a core idle at the end of the region).
+///
+/// - Columns: at most NC wide and `maxPackedB / K` wide (a tile packs its K × columns of B), split
+///   further while tiles stay ≥ 128 columns and the region has fewer than `target` tiles.
+/// - Rows: split while tiles stay ≥ 4·MR rows and the region has fewer than `target` tiles.
+/// - Both counts are rounded up to make the tile count a multiple of the worker count, where tiles
+///   stay ≥ 64 columns and ≥ 2·MR rows: with equal tiles handed out dynamically, 2 workers on
+///   9 tiles leave one idle for a ninth of the region.
+///
+/// The tiling changes which core computes a tile, never the arithmetic of an element (the kernel
+/// calls and their order per element are the same for any cut), so results stay bit-identical for
+/// any worker count. A prepacked B (`PackedMatrixB`) fixes `columnTiles` at packing time.
+struct GEMMTiling {
+    let columnPanels: Int, columnTiles: Int, rowPanels: Int, rowTiles: Int
+    let nr: Int, mr: Int, m: Int, n: Int
+    /// Tiles per region that the cuts aim for (then rounded to a multiple of the workers).
+    static let target = 8
+
+    init(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking, workers: Int, columnTiles fixed: Int? = nil) {
+        let mr = blocking.mr, nr = blocking.nr
+        self.m = m; self.n = n; self.mr = mr; self.nr = nr
+        columnPanels = (n + nr - 1) / nr
+        rowPanels = (m + mr - 1) / mr
+        var nTiles = fixed ?? GEMMTiling.columnTiles(n: n, k: k, blocking)
+        var mTiles = 1
+        while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
+        mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
+        // A tile count that the workers divide: more rows where there are rows to split, else more columns.
+        let w = max(1, workers)
+        if (nTiles * mTiles) % w != 0 {
+            var rows = mTiles + 1
+            while (nTiles * rows) % w != 0 { rows += 1 }
+            let columns = (nTiles + w - 1) / w * w
+            if rowPanels / rows >= 2 {
+                mTiles = rows
+            } else if mTiles == 1 && fixed == nil && n / columns >= 64 {
+                nTiles = columns
+            }
+        }
+        self.columnTiles = nTiles; rowTiles = mTiles
+    }
+
+    /// The column split before balancing: from N and K alone, never M, so that B packed once
+    /// (`PackedMatrixB`) fits the GEMMs of any M.
+    static func columnTiles(n: Int, k: Int, _ blocking: GEMMBlocking) -> Int {
+        let nr = blocking.nr, panels = (n + nr - 1) / nr
+        let widest = max(1, min(blocking.nc, GEMMBlocking.maxPackedB / k) / nr)
+        var tiles = (panels + widest - 1) / widest
+        while tiles < target && n / (tiles + 1) >= 128 { tiles += 1 }
+        tiles = (panels + (panels + tiles - 1) / tiles - 1) / ((panels + tiles - 1) / tiles)   // as few as that width needs
+        return tiles
+    }
+
+    var count: Int { columnTiles * rowTiles }
+    /// Columns of the widest column tile, padded to whole panels: the packed B one tile holds is K × this.
+    var widestColumns: Int { (columnPanels + columnTiles - 1) / columnTiles * nr }
+
+    /// Column tile `j`: its first column and width (its panels are columnPanels·j/columnTiles onwards).
+    func columns(_ j: Int) -> (start: Int, count: Int) {
+        let p0 = columnPanels * j / columnTiles, p1 = columnPanels * (j + 1) / columnTiles
+        return (p0 * nr, min(p1 * nr, n) - p0 * nr)
+    }
+
+    /// Row tile `i`: its first row and height.
+    func rows(_ i: Int) -> (start: Int, count: Int) {
+        let p0 = rowPanels * i / rowTiles, p1 = rowPanels * (i + 1) / rowTiles
+        return (p0 * mr, min(p1 * mr, m) - p0 * mr)
+    }
+}

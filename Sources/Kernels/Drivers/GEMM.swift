@@ -90,9 +90,12 @@ public final class PackedMatrixA: @unchecked Sendable {
 /// op(B) (K×N) packed once in the column-tile layout the packed GEMM reads in place: a weight
 /// matrix that is the B operand of many GEMMs (a 1×1 convolution on a small image computes
 /// Yᵀ = Xᵀ·Wᵀ, with the output channels along the micro-kernel's wide axis). The layout depends on
-/// N and K only (`GEMM.tiling` splits columns from N and K alone), not on the M of each call.
+/// N and K (and the thread count at packing time) only, not on the M of each call.
 final class PackedMatrixB: @unchecked Sendable {
-    let n: Int, k: Int, columnsPerTile: Int
+    let n: Int, k: Int
+    /// The column split this packing was laid out for (`GEMMTiling.columnTiles`, for the thread
+    /// count at packing time); every GEMM on it uses this split.
+    let columnTiles: Int
     let microKernel: GEMMMicroKernel
     let storage: UnsafeMutablePointer<Float>
     var byteCount: Int { capacity * 4 }
@@ -103,21 +106,27 @@ final class PackedMatrixB: @unchecked Sendable {
         self.n = n; self.k = k
         microKernel = GEMMMicroKernel.active
         let blocking = microKernel.blocking
-        columnsPerTile = GEMM.tiling(m: 1, n: n, k: k, blocking).colsPerTile
-        let tiles = (n + columnsPerTile - 1) / columnsPerTile
-        capacity = tiles * k * columnsPerTile
+        let tiles = GEMMTiling.columnTiles(n: n, k: k, blocking)
+        columnTiles = tiles
+        capacity = tiles * k * GEMMTiling(m: 1, n: n, k: k, blocking, workers: 1, columnTiles: tiles).widestColumns
         storage = LargeAllocation.allocate(byteCount: capacity * 4).bindMemory(to: Float.self, capacity: capacity)
         repack(transpose: transpose, b: b, ldb: ldb)
     }
 
+    /// This packing's column split (only its columns matter here).
+    var tiling: GEMMTiling { GEMMTiling(m: 1, n: n, k: k, microKernel.blocking, workers: 1, columnTiles: columnTiles) }
+
+    /// Column tile `j`'s packed B: K × `tiling.widestColumns` floats from here.
+    func tile(_ j: Int) -> UnsafeMutablePointer<Float> { storage + j * k * tiling.widestColumns }
+
     /// Packs new values of op(B), of the same K×N, into this packing's storage: no allocation.
     /// Must not run while a GEMM reads this packing.
     func repack(transpose: Transpose, b: UnsafePointer<Float>, ldb: Int) {
-        let blocking = microKernel.blocking, tiles = (n + columnsPerTile - 1) / columnsPerTile
-        for tj in 0..<tiles {
-            let n0 = tj * columnsPerTile
+        let blocking = microKernel.blocking, tiling = tiling
+        for tj in 0..<columnTiles {
+            let (n0, tileN) = tiling.columns(tj)
             for p0 in stride(from: 0, to: k, by: blocking.kc) {
-                GEMM.packTileB(blocking, GEMM.rowMajorPacker(transpose, b, ldb), p0: p0, k: k, n0: n0, tileN: min(columnsPerTile, n - n0), dst: storage + tj * k * columnsPerTile)
+                GEMM.packTileB(blocking, GEMM.rowMajorPacker(transpose, b, ldb), p0: p0, k: k, n0: n0, tileN: tileN, dst: tile(tj))
             }
         }
     }
@@ -296,22 +305,6 @@ public enum GEMM {
         })
     }
 
-    /// The tiles of C that one parallel region hands out: column chunks first, then row chunks.
-    /// A tile's packed B (K × columns) is bounded by `GEMMBlocking.maxPackedB` floats.
-    /// Depends on the shape only, never on the thread count; the column split on N and K alone
-    /// (rows are split only once the columns are), which `PackedMatrixB` relies on.
-    static func tiling(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking) -> (rowsPerTile: Int, colsPerTile: Int) {
-        let mr = blocking.mr, nr = blocking.nr
-        let widest = max(nr, GEMMBlocking.maxPackedB / k / nr * nr)
-        var nTiles = (n + min(blocking.nc, widest) - 1) / min(blocking.nc, widest), mTiles = 1
-        while nTiles * mTiles < 8 {
-            if n / (nTiles + 1) >= 128 { nTiles += 1 } else if m / (mTiles + 1) >= 4 * mr { mTiles += 1 } else { break }
-        }
-        let cols = ((n + nTiles - 1) / nTiles + nr - 1) / nr * nr
-        let rows = ((m + mTiles - 1) / mTiles + mr - 1) / mr * mr
-        return (rows, cols)
-    }
-
     /// Packs op(B)[p0..<p0+kc, n0..<n0+nc] into ⌈nc/NR⌉ zero-padded NR-column panels at `dst`.
     /// The GEMM driver asks for B only through this, so a convolution can pack its im2col matrix
     /// straight from the image (implicit GEMM) instead of materializing it.
@@ -340,15 +333,16 @@ public enum GEMM {
         prepackedB: PackedMatrixB? = nil, packA: (tiles: Int, pack: (Int) -> Void)? = nil, packB: BPacker
     ) {
         let blocking = kernel.blocking
-        let (rowsPerTile, colsPerTile) = tiling(m: m, n: n, k: k, blocking)
-        let rowTiles = (m + rowsPerTile - 1) / rowsPerTile, colTiles = (n + colsPerTile - 1) / colsPerTile
-        let workers = Scheduler.threadCount(
-            tiles: rowTiles * colTiles, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
+        // Tiling for the threads the region may use (rounded to a multiple of them), then the workers.
+        let cap = Scheduler.threadCount(tiles: Int.max, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
+        let tiling = GEMMTiling(m: m, n: n, k: k, blocking, workers: cap, columnTiles: prepackedB?.columnTiles)
+        let rowTiles = tiling.rowTiles, colTiles = tiling.columnTiles
+        let workers = min(cap, tiling.count)
         let edgeScratch = edgeScratchCount(blocking)
-        let packedBPerTile = k * colsPerTile
+        let packedBPerTile = k * tiling.widestColumns
         if let prepackedB {
-            precondition(prepackedB.n == n && prepackedB.k == k && prepackedB.columnsPerTile == colsPerTile
-                         && prepackedB.microKernel == kernel, "PackedMatrixB packed for another shape or kernel")
+            precondition(prepackedB.n == n && prepackedB.k == k && prepackedB.microKernel == kernel,
+                         "PackedMatrixB packed for another shape or kernel")
         }
         // With several row tiles per column chunk, B is packed once for all of them by the first
         // tiles of the region (one per K block and column tile), which the product tiles wait for
@@ -379,21 +373,19 @@ public enum GEMM {
                     }
                     if tile < packTiles {
                         let tj = g0 + (tile - aTiles) / kBlocks, p0 = ((tile - aTiles) % kBlocks) * blocking.kc
-                        let n0 = tj * colsPerTile
-                        packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: min(colsPerTile, n - n0),
-                                  dst: scratch + (tj - g0) * packedBPerTile)
+                        let (n0, tileN) = tiling.columns(tj)
+                        packTileB(blocking, packB, p0: p0, k: k, n0: n0, tileN: tileN, dst: scratch + (tj - g0) * packedBPerTile)
                         packed.arrive()
                         return
                     }
                     let product = tile - packTiles
                     let ti = product / tilesInGroup, tj = g0 + product % tilesInGroup
-                    let m0 = ti * rowsPerTile, n0 = tj * colsPerTile
-                    let tileM = min(rowsPerTile, m - m0), tileN = min(colsPerTile, n - n0)
+                    let (m0, tileM) = tiling.rows(ti), (n0, tileN) = tiling.columns(tj)
                     let mine = workerScratch + worker * perWorker
                     let bPacked: UnsafeMutablePointer<Float>
                     if sharedB {
                         packed.wait(until: packTiles)
-                        bPacked = prepackedB.map { $0.storage + tj * packedBPerTile } ?? scratch + (tj - g0) * packedBPerTile
+                        bPacked = prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile
                     } else {
                         bPacked = mine + edgeScratch
                         // The tile packs its own B. With one block of rows, each K block is packed just
