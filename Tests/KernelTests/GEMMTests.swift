@@ -93,7 +93,9 @@ final class GEMMTests: XCTestCase {
     }
 
     func testDepthsAroundKC() throws {
-        for k in [1, 2, 255, 256, 257, 600] {
+        // KC is 256 for packed weights and 768 for sgemm on unpacked operands (AVX-512): one block,
+        // exactly one, one and a step, and several of each.
+        for k in [1, 2, 255, 256, 257, 600, 767, 768, 769, 1601] {
             try run(Case(m: 13, n: 35, k: k))
             try run(Case(m: 3, n: 35, k: k))
         }

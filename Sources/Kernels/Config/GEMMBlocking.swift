@@ -33,6 +33,19 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
         }
     }
 
+    /// The blocking of `GEMM.sgemm` on unpacked operands, which packs A per call: deeper K blocks
+    /// on AVX-512 (KC 768: C passes through the kernel a third as often; the 64×32-float B micro-panel
+    /// streams from L2, which keeps up). 2 threads, alternating calls on Zen 5: the VGG-16/ResNet-50
+    /// conv-as-GEMM shapes +2–10 %, 1024³ +3 %. Packed weights (`PackedMatrixA`), Winograd and direct
+    /// convolution keep `blocking`: there KC 768 cost up to 25 % (their own loops block by KC).
+    var unpackedBlocking: GEMMBlocking {
+        let b = blocking
+        switch self {
+        case .avx512_8x32: return GEMMBlocking(mr: b.mr, nr: b.nr, kc: 768, mc: b.mc, nc: b.nc)
+        case .simd8_6x16: return b
+        }
+    }
+
     /// Whether this build contains the kernel and this CPU can run it.
     public var isSupported: Bool {
         switch self {

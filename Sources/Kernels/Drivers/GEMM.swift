@@ -171,7 +171,7 @@ public enum GEMM {
             rankKGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
         }
-        let kernel = GEMMMicroKernel.active, blocking = kernel.blocking
+        let kernel = GEMMMicroKernel.active, blocking = kernel.unpackedBlocking
         if prefersTransposed(m: m, n: n, blocking) {
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
@@ -180,8 +180,8 @@ public enum GEMM {
         Workspace.withScratch(count: paddedM * k) { packed in
             // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
             let packA = packingTilesA(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
-            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, packA: packA,
-                       packB: rowMajorPacker(transB, b0, ldb))
+            packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, blocking: blocking,
+                       packA: packA, packB: rowMajorPacker(transB, b0, ldb))
         }
     }
 
@@ -245,7 +245,7 @@ public enum GEMM {
         _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
     ) {
-        let blocking = kernel.blocking
+        let blocking = kernel.unpackedBlocking
         let paddedN = (n + blocking.mr - 1) / blocking.mr * blocking.mr
         // op(B)ᵀ is B read with the other transpose flag, and likewise op(A)ᵀ.
         let flippedB: Transpose = transB == .none ? .transpose : .none
@@ -253,7 +253,7 @@ public enum GEMM {
         Workspace.withScratch(count: paddedN * k + 2 * n * m) { scratch in
             let t = scratch + paddedN * k, tt = t + n * m
             let packA = packingTilesA(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
-            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, packA: packA,
+            packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, blocking: blocking, packA: packA,
                        packB: rowMajorPacker(flippedA, a, lda))
             // Tᵀ through 8×8 register transposes (a column of T read element by element, m floats
             // apart, cost a quarter of the GEMM at M = 2048), then C row by row.
@@ -326,13 +326,15 @@ public enum GEMM {
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
     /// With `packA` (`packingTilesA`), A is not packed yet: the region's first tiles pack it, and the
-    /// product tiles wait for them.
+    /// product tiles wait for them. `blocking`: the one A was packed with (its KC), the kernel's by default.
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
-        prepackedB: PackedMatrixB? = nil, packA: (tiles: Int, pack: (Int) -> Void)? = nil, packB: BPacker
+        blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: (tiles: Int, pack: (Int) -> Void)? = nil,
+        packB: BPacker
     ) {
-        let blocking = kernel.blocking
+        let blocking = blocking ?? kernel.blocking
+        precondition(prepackedB == nil || blocking.kc == kernel.blocking.kc, "PackedMatrixB is packed with the kernel's KC")
         // Tiling for the threads the region may use (rounded to a multiple of them), then the workers.
         let cap = Scheduler.threadCount(tiles: Int.max, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let tiling = GEMMTiling(m: m, n: n, k: k, blocking, workers: cap, columnTiles: prepackedB?.columnTiles)
@@ -400,14 +402,14 @@ public enum GEMM {
                                 packTileB(blocking, packB, p0: q, k: k, n0: n0, tileN: tileN, dst: bPacked)
                             }
                             if p0 == 0 { packed.wait(until: packTiles) }   // A's packing
-                            gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: p0..<p1,
+                            gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: p0..<p1,
                                      alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
                                      c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                             p0 = p1
                         }
                         return
                     }
-                    gemmTile(kernel, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
+                    gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
                              alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
                              c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                 }
@@ -430,13 +432,12 @@ public enum GEMM {
     /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
     /// `kBlocks`: the range of K (whole KC blocks) this call runs; the rest of K is run by other calls.
     static func gemmTile(
-        _ kernel: GEMMMicroKernel, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
+        _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
         kBlocks: Range<Int>, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         edge: UnsafeMutablePointer<Float>
     ) {
-        let blocking = kernel.blocking
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
