@@ -49,6 +49,8 @@ final class ConvolutionTests: XCTestCase {
         try check([1, 8, 6, 6], .init(inChannels: 8, outChannels: 8, kernel: 3, padding: 1, groups: 8), bias: false)
         try check([1, 1, 1, 1], .init(inChannels: 1, outChannels: 3, kernel: 1))
         try check([2, 13, 5, 3], .init(inChannels: 13, outChannels: 17, kernel: 1), relu: true, expect: .gemm1x1)
+        // gemm-1x1 weights are packed in K blocks of 768 on AVX-512: two blocks, the second partial.
+        try check([1, 800, 9, 10], .init(inChannels: 800, outChannels: 40, kernel: 1), relu: true, expect: .gemm1x1)
         try check([1, 16, 7, 7], .init(inChannels: 16, outChannels: 9, kernel: 1, stride: 2))
         // Wide rows, so that strided runs go through the SIMD gather of the implicit-GEMM packer.
         try check([2, 4, 37, 45], .init(inChannels: 4, outChannels: 12, kernel: 3, stride: 2, padding: 1))
@@ -95,6 +97,7 @@ final class ConvolutionTests: XCTestCase {
             ([2, 16, 3, 5], .init(inChannels: 16, outChannels: 64, kernel: 1)),
             ([1, 16, 5, 6], .init(inChannels: 16, outChannels: 456, kernel: 1, groups: 2)),
             ([1, 300, 4, 7], .init(inChannels: 300, outChannels: 200, kernel: 1)),   // K over one KC block
+            ([1, 800, 2, 3], .init(inChannels: 800, outChannels: 32, kernel: 1)),    // and over one block of 768
         ] + (GEMMMicroKernel.active == .avx512_8x32 ? [([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1))] : [])
         for (shape, d) in cases {
             try check(shape, d, relu: true, expect: .gemm1x1)

@@ -154,9 +154,11 @@ public final class Conv2DPlan: @unchecked Sendable {
         let og = descriptor.outChannels / descriptor.groups
         let k = descriptor.inChannels / descriptor.groups * descriptor.kernelHeight * descriptor.kernelWidth
         // The automatic choice keeps the GEMM packing beside Winograd's, for images under its crossovers.
+        let deepK = self.algorithm == .gemm1x1   // only packedGEMM reads a gemm-1x1 packing
         packedWeights = self.algorithm.winogradTransform != nil ? [] : try (0..<descriptor.groups).map { g in
             try weights.withUnsafeBufferPointer { w in
-                try PackedMatrixA(m: og, k: k, a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k)
+                try PackedMatrixA(m: og, k: k, a: UnsafeBufferPointer(rebasing: w[(g * og * k)..<((g + 1) * og * k)]), lda: k,
+                                  deepK: deepK)
             }
         }
     }
@@ -274,7 +276,7 @@ public final class Conv2DPlan: @unchecked Sendable {
                                 let weights = packedWeights[grp]
                                 if algorithm == .implicitGEMM {
                                     GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
-                                                    0, out.baseAddress!, pixels, epilogue, threads) { p0, kc, n0, nc, nr, dst in
+                                                    0, out.baseAddress!, pixels, epilogue, threads, blocking: weights.blocking) { p0, kc, n0, nc, nr, dst in
                                         packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
                                     }
                                 } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels, weights.microKernel.blocking) {

@@ -96,7 +96,7 @@ enum DirectConvolution {
         let p = g.padding, l = Layout(g)
         let paddedImage = g.inChannels * l.plane
         let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
-        let kcBlock = weights.microKernel.blocking.kc
+        let kcBlock = weights.blocking.kc
         // Each worker splits rows into phases through a row of its own, after the padded copy.
         let rowScratch = l.phases == 1 ? 0 : (l.paddedWidth + 15) / 16 * 16
         let planes = g.batch * g.inChannels

@@ -34,6 +34,8 @@ public final class PackedMatrixA: @unchecked Sendable {
     let storage: UnsafeMutablePointer<Float>
     /// The micro-kernel whose panel layout this packing uses.
     public let microKernel: GEMMMicroKernel
+    /// The blocking of the packing (its KC): the kernel's, or `unpackedBlocking` where asked for.
+    let blocking: GEMMBlocking
 
     /// Bytes held by the packed copy.
     public var byteCount: Int { paddedM * k * 4 }
@@ -41,16 +43,24 @@ public final class PackedMatrixA: @unchecked Sendable {
     /// Packs op(A) (M×K) from a row-major buffer with leading dimension `lda`.
     public convenience init(transpose: Transpose = .none, m: Int, k: Int, a: UnsafeBufferPointer<Float>, lda: Int,
                             threads: Int? = nil) throws {
+        try self.init(transpose: transpose, m: m, k: k, a: a, lda: lda, threads: threads, deepK: false)
+    }
+
+    /// With `deepK`, packed in the deeper K blocks of `GEMMMicroKernel.unpackedBlocking`, for weights
+    /// that only ever meet `packedGEMM` (a 1×1 convolution), not the Winograd or direct loops.
+    convenience init(transpose: Transpose = .none, m: Int, k: Int, a: UnsafeBufferPointer<Float>, lda: Int,
+                     threads: Int? = nil, deepK: Bool) throws {
         try GEMM.validate(operand: "A", trans: transpose, rows: m, cols: k, buffer: a.count, ld: lda)
-        self.init(uninitializedM: m, k: k)
+        self.init(uninitializedM: m, k: k, deepK: deepK)
         GEMM.packAll(transpose, a.baseAddress!, lda, m: m, k: k, paddedM: paddedM, dst: storage,
-                     blocking: microKernel.blocking, threads: threads)
+                     blocking: blocking, threads: threads)
     }
 
     /// Storage for an M×K packing for the active micro-kernel, not yet written.
-    private init(uninitializedM m: Int, k: Int) {
+    private init(uninitializedM m: Int, k: Int, deepK: Bool = false) {
         self.m = m; self.k = k
         microKernel = GEMMMicroKernel.active
+        blocking = deepK ? microKernel.unpackedBlocking : microKernel.blocking
         let mr = microKernel.blocking.mr
         paddedM = (m + mr - 1) / mr * mr
         storage = LargeAllocation.allocate(byteCount: paddedM * k * 4)
@@ -66,7 +76,7 @@ public final class PackedMatrixA: @unchecked Sendable {
 
     /// `repack` from a buffer the caller has checked: no validation, no throw.
     func repackUnchecked(transpose: Transpose = .none, a: UnsafePointer<Float>, lda: Int, threads: Int? = nil) {
-        GEMM.packAll(transpose, a, lda, m: m, k: k, paddedM: paddedM, dst: storage, blocking: microKernel.blocking, threads: threads)
+        GEMM.packAll(transpose, a, lda, m: m, k: k, paddedM: paddedM, dst: storage, blocking: blocking, threads: threads)
     }
 
     /// Storage for an M×K packing with every element zero, to be written in place through
@@ -79,7 +89,7 @@ public final class PackedMatrixA: @unchecked Sendable {
     /// Where element (i, p) of op(A) lives in `storage`: `GEMM.packAll`'s layout (KC blocks of
     /// MC-row blocks of MR-row panels, MR floats per k step).
     func packedOffset(row i: Int, column p: Int) -> Int {
-        let blocking = microKernel.blocking, kc = blocking.kc, mc = blocking.mc, mr = blocking.mr
+        let kc = blocking.kc, mc = blocking.mc, mr = blocking.mr
         let p0 = p / kc * kc, i0 = i / mc * mc, depth = min(kc, k - p0)
         return p0 * paddedM + i0 * depth + (i - i0) / mr * (depth * mr) + (p - p0) * mr + (i - i0) % mr
     }
@@ -195,8 +205,8 @@ public enum GEMM {
         let m = packedA.m, k = packedA.k
         try validate(operand: "B", trans: transB, rows: k, cols: n, buffer: b.count, ld: ldb)
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
-        packedGEMM(packedA.microKernel, m, n, k, alpha, packedA.storage, packedA.paddedM, transB, b.baseAddress!, ldb,
-                   beta, c.baseAddress!, ldc, epilogue, threads)
+        packedGEMM(packedA.microKernel, m, n, k, alpha, packedA.storage, packedA.paddedM, beta, c.baseAddress!, ldc, epilogue,
+                   threads, blocking: packedA.blocking, packB: rowMajorPacker(transB, b.baseAddress!, ldb))
     }
 
     // MARK: - Validation
@@ -309,14 +319,6 @@ public enum GEMM {
     /// The GEMM driver asks for B only through this, so a convolution can pack its im2col matrix
     /// straight from the image (implicit GEMM) instead of materializing it.
     typealias BPacker = (_ p0: Int, _ kc: Int, _ n0: Int, _ nc: Int, _ nr: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
-
-    static func packedGEMM(
-        _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
-        _ transB: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int,
-        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
-    ) {
-        packedGEMM(kernel, m, n, k, alpha, packedA, paddedM, beta, c, ldc, epilogue, threads, packB: rowMajorPacker(transB, b, ldb))
-    }
 
     /// The packer of a row-major op(B) with leading dimension `ldb` (`Packing.packB`).
     static func rowMajorPacker(_ trans: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int) -> BPacker {
