@@ -6,7 +6,10 @@ OpenBLAS at the same thread counts (one subprocess per thread count, OPENBLAS_NU
 set before numpy loads), and writes perf/gemm-vs-openblas.md with ours ÷ OpenBLAS.
 numpy is optional: the package and its tests never need it.
 
-usage: python3 perf/gemm_vs_openblas.py [--quick] [--filter SUBSTRING]
+Both sides run in alternating rounds (Bench, OpenBLAS, Bench, ...; 3 by default), and each side's
+time per case is the median over the rounds: on a shared machine a slow minute then hits both.
+
+usage: python3 perf/gemm_vs_openblas.py [--quick] [--filter SUBSTRING] [--rounds N]
 """
 import json, os, subprocess, sys, statistics, datetime
 
@@ -52,26 +55,48 @@ def main():
         bench.append("--quick")
     subprocess.run(["swift", "build", "-c", "release", "--product", "Bench"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
-    lines = subprocess.run(bench, cwd=ROOT, check=True, capture_output=True, text=True).stdout.splitlines()
-    rows = [json.loads(l) for l in lines if l.startswith("{")]
+    rounds = int(args[args.index("--rounds") + 1]) if "--rounds" in args else 3
+    runs, peer_runs = [], []
+    for _ in range(rounds):
+        lines = subprocess.run(bench, cwd=ROOT, check=True, capture_output=True, text=True).stdout.splitlines()
+        runs.append([json.loads(l) for l in lines if l.startswith("{")])
+        shapes = sorted({r["shape"] for r in runs[-1] if r["suite"] == "gemm"})
+        peer_round = {}
+        for threads in sorted({r["threads"] for r in runs[-1] if r["suite"] == "gemm"}):
+            env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+            # Some machines here set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) to pin an older kernel;
+            # the peer runs with the kernel OpenBLAS picks for this CPU (printed in the table header).
+            env.pop("OPENBLAS_CORETYPE", None)
+            env.pop("OPENBLAS_L2_SIZE", None)
+            res = subprocess.run([sys.executable, "-c", PEER, json.dumps(shapes)], env=env, check=True,
+                                 capture_output=True, text=True).stdout
+            peer_round[threads] = json.loads(res)
+        peer_runs.append(peer_round)
+    # Medians over the rounds: Bench rows by (suite, name, threads), peer times by (threads, shape).
+    med = lambda xs: statistics.median(xs)
+    rows = []
+    for r in runs[0]:
+        same = [x for run in runs for x in run if (x["suite"], x["name"], x["threads"]) == (r["suite"], r["name"], r["threads"])]
+        row = dict(r)
+        for key in ("seconds", "gflops", "gbps"):
+            if r.get(key) is not None:
+                row[key] = med([x[key] for x in same])
+        rows.append(row)
     peaks = {(r["name"], r["threads"]): r for r in rows if r["suite"] == "machine"}
     ours = [r for r in rows if r["suite"] == "gemm"]
-    shapes = sorted({r["shape"] for r in ours})
-    peer = {}
-    for threads in sorted({r["threads"] for r in ours}):
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-        # Some machines here set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) to pin an older kernel;
-        # the peer runs with the kernel OpenBLAS picks for this CPU (printed in the table header).
-        env.pop("OPENBLAS_CORETYPE", None)
-        env.pop("OPENBLAS_L2_SIZE", None)
-        res = subprocess.run([sys.executable, "-c", PEER, json.dumps(shapes)], env=env, check=True,
-                             capture_output=True, text=True).stdout
-        peer[threads] = json.loads(res)
+    for r in ours:
+        # % of peak from the median time and the median peak (memory-bound M ≤ 4 rows: of DRAM read).
+        if r["shape"].startswith(("1x", "2x", "3x", "4x")):
+            r["peak_fraction"] = r["gbps"] / peaks[("dram_read", r["threads"])]["gbps"]
+        else:
+            r["peak_fraction"] = r["gflops"] / peaks[("fma_peak", r["threads"])]["gflops"]
+    peer = {t: {k: (med([pr[t][k] for pr in peer_runs]) if k != "__kernel__" else peer_runs[0][t][k])
+                for k in peer_runs[0][t]} for t in peer_runs[0]}
     import numpy
     md = ["# GEMM: Tessera vs OpenBLAS, same machine, same run", "",
           f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python3 perf/gemm_vs_openblas.py`; "
           f"numpy {numpy.__version__} with its bundled OpenBLAS (kernel: {', '.join(peer[min(peer)]['__kernel__'])}; "
-          f"OPENBLAS_CORETYPE unset). Medians. Ratio = OpenBLAS time ÷ Tessera time (> 1: we are faster).", ""]
+          f"OPENBLAS_CORETYPE unset). Medians over {rounds} alternating rounds of each side. Ratio = OpenBLAS time ÷ Tessera time (> 1: we are faster).", ""]
     for t in sorted({k[1] for k in peaks}):
         fma = peaks.get(("fma_peak", t), {}).get("gflops")
         bw = peaks.get(("dram_read", t), {}).get("gbps")
