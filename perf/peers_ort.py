@@ -6,7 +6,11 @@ ONNX Runtime (one single-node ONNX model per layer, all graph optimizations on, 
 = the Bench's thread count) and, if importable, PyTorch. Writes perf/conv-vs-peers.md,
 perf/pool-vs-peers.md and perf/network-vs-peers.md. onnxruntime, onnx and torch are optional tools: the package never needs them.
 
-usage: pip install onnxruntime onnx [torch]; python3 perf/peers_ort.py [--quick]
+Both sides run in alternating rounds (Bench, the peers, Bench, ...; 3 by default, --rounds N), and
+each side's time per case is the median over the rounds: on a shared machine a slow minute then
+hits both.
+
+usage: pip install onnxruntime onnx [torch]; python3 perf/peers_ort.py [--quick] [--only conv|pool|network] [--rounds N]
 """
 import datetime, json, os, re, statistics, subprocess, sys, time
 
@@ -159,18 +163,33 @@ def record_peers(entries):
         json.dump(data, f, indent=1, sort_keys=True)
 
 
-def table(rows, peer_fn, title, unit, path):
+def measure(filter_, suite, quick, rounds, peer_fn):
+    """Alternating rounds of Bench and the peers; rows and peer times are the medians over the rounds."""
+    runs, peer_runs = [], []
+    for _ in range(rounds):
+        rows = [r for r in bench(filter_, quick) if r["suite"] == suite]
+        runs.append(rows)
+        peer_runs.append({(r["name"], r["threads"]): (network_peer(r["shape"], r["threads"], r["name"]) if peer_fn is network_peer
+                                                      else peer_fn(r["shape"], r["threads"])) for r in rows})
+    merged = []
+    for r in runs[0]:
+        key = (r["name"], r["threads"])
+        same = [x for run in runs for x in run if (x["name"], x["threads"]) == key]
+        row = dict(r)
+        for field in ("seconds", "gflops", "gbps"):
+            if r.get(field) is not None:
+                row[field] = statistics.median([x[field] for x in same])
+        merged.append(row)
+    peers = {key: {n: statistics.median([pr[key][n] for pr in peer_runs]) for n in peer_runs[0][key]} for key in peer_runs[0]}
+    return merged, peers
+
+
+def table(rows, peers, rounds, title, unit, path):
     import onnxruntime
-    peers = {}
-    for r in rows:
-        if peer_fn is network_peer:
-            peers[(r["name"], r["threads"])] = network_peer(r["shape"], r["threads"], r["name"])
-        else:
-            peers[(r["name"], r["threads"])] = peer_fn(r["shape"], r["threads"])
     names = sorted({k for v in peers.values() for k in v})
     md = [f"# {title}", "",
           f"Taken {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC by `python3 perf/peers_ort.py`, "
-          f"onnxruntime {onnxruntime.__version__}, batch 1, medians. Ratio = fastest peer's time ÷ Tessera's time (> 1: we are faster).", "",
+          f"onnxruntime {onnxruntime.__version__}, batch 1, medians over {rounds} alternating rounds of each side. Ratio = fastest peer's time ÷ Tessera's time (> 1: we are faster).", "",
           "| case | threads | Tessera ms | " + " | ".join(f"{n} ms" for n in names) + f" | Tessera {unit} | ratio |",
           "|---|---|---|" + "---|" * len(names) + "---|---|"]
     for r in rows:
@@ -192,16 +211,16 @@ def main():
     quick = "--quick" in sys.argv
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     subprocess.run(["swift", "build", "-c", "release", "--product", "Bench"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
     if only in (None, "conv"):
-        conv = [r for r in bench("conv/", quick) if r["suite"] == "conv"]
-        table(conv, conv_peer, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
+        rows, peers = measure("conv/", "conv", quick, rounds, conv_peer)
+        table(rows, peers, rounds, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
     if only in (None, "pool"):
-        pool = [r for r in bench("pool/", quick) if r["suite"] == "pool"]
-        table(pool, pool_peer, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
+        rows, peers = measure("pool/", "pool", quick, rounds, pool_peer)
+        table(rows, peers, rounds, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
     if only in (None, "network"):
-        net = [r for r in bench("network/", quick) if r["suite"] == "network"]
-        table(net, network_peer, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
-
+        rows, peers = measure("network/", "network", quick, rounds, network_peer)
+        table(rows, peers, rounds, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
 
 if __name__ == "__main__":
     main()
