@@ -164,6 +164,17 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    func testHugeThreadCountsMatchOneThread() throws {
+        // The tiling rounds its tile count to a multiple of the workers: a request far above any
+        // machine's cores must neither overflow nor change the result.
+        let t = Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true)
+        let one = try runOnce(t, threads: 1, seed: 1, file: #filePath, line: #line)
+        for threads in [64, 1 << 20, Int.max] {
+            let other = try runOnce(t, threads: threads, seed: 1, file: #filePath, line: #line)
+            XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "differs at \(threads) threads")
+        }
+    }
+
     func testPackedWeightsMatchUnpacked() throws {
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel

@@ -113,7 +113,8 @@ struct GEMMTiling {
         while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
         mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
         // A tile count that the workers divide: more rows where there are rows to split, else more columns.
-        let w = max(1, workers)
+        // (More workers than panels could never be met; the bound also keeps a huge `threads` from overflowing.)
+        let w = max(1, min(workers, rowPanels * columnPanels))
         if (nTiles * mTiles) % w != 0 {
             var rows = mTiles + 1
             while (nTiles * rows) % w != 0 { rows += 1 }
