@@ -164,13 +164,12 @@ def record_peers(entries):
 
 
 def measure(filter_, suite, quick, rounds, peer_fn):
-    """Alternating rounds of Bench and the peers; rows and peer times are the medians over the rounds."""
+    """Alternating rounds of Bench and the peers (`peer_fn(row)`); rows and peer times are the medians over the rounds."""
     runs, peer_runs = [], []
     for _ in range(rounds):
         rows = [r for r in bench(filter_, quick) if r["suite"] == suite]
         runs.append(rows)
-        peer_runs.append({(r["name"], r["threads"]): (network_peer(r["shape"], r["threads"], r["name"]) if peer_fn is network_peer
-                                                      else peer_fn(r["shape"], r["threads"])) for r in rows})
+        peer_runs.append({(r["name"], r["threads"]): peer_fn(r) for r in rows})
     merged = []
     for r in runs[0]:
         key = (r["name"], r["threads"])
@@ -213,13 +212,13 @@ def main():
     subprocess.run(["swift", "build", "-c", "release", "--product", "Bench"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
     if only in (None, "conv"):
-        rows, peers = measure("conv/", "conv", quick, rounds, conv_peer)
+        rows, peers = measure("conv/", "conv", quick, rounds, lambda r: conv_peer(r["shape"], r["threads"]))
         table(rows, peers, rounds, "Convolution forward (+bias, ReLU): Tessera vs peers, same run", "GFLOPS", "conv-vs-peers.md")
     if only in (None, "pool"):
-        rows, peers = measure("pool/", "pool", quick, rounds, pool_peer)
+        rows, peers = measure("pool/", "pool", quick, rounds, lambda r: pool_peer(r["shape"], r["threads"]))
         table(rows, peers, rounds, "Pooling forward: Tessera vs peers, same run", "GB/s", "pool-vs-peers.md")
     if only in (None, "network"):
-        rows, peers = measure("network/", "network", quick, rounds, network_peer)
+        rows, peers = measure("network/", "network", quick, rounds, lambda r: network_peer(r["shape"], r["threads"], r["name"]))
         table(rows, peers, rounds, "VGG-16 at batch 1: Tessera vs peers, same run", "GFLOPS", "network-vs-peers.md")
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
     /// The blocking of `GEMM.sgemm` on unpacked operands, which packs A per call: deeper K blocks
     /// on AVX-512 (KC 768: C passes through the kernel a third as often; the 768×32-float B
     /// micro-panel, 96 KiB, streams from L2, which keeps up). 2 threads, alternating calls on Zen 5:
-    /// the VGG-16/ResNet-50 conv-as-GEMM shapes +2–10 %, 1024³ +3 %. Packed weights (`PackedMatrixA`),
+    /// the VGG-16/ResNet-50 conv-as-GEMM shapes +2–7 % (1 and 2 threads), 1024³ +2–4 %. Packed weights (`PackedMatrixA`),
     /// Winograd and direct convolution keep `blocking`: there KC 768 cost up to 25 % (their own loops
     /// block by KC). The gemm-1x1 weights take this one too (`PackedMatrixA` with `deepK`: 1024→256
     /// at 14×14 +3–4 %); for implicit-GEMM and direct 3×3 weights it was −2 to +5 %, so they don't.

@@ -100,39 +100,36 @@ public final class PackedMatrixA: @unchecked Sendable {
 /// op(B) (K×N) packed once in the column-tile layout the packed GEMM reads in place: a weight
 /// matrix that is the B operand of many GEMMs (a 1×1 convolution on a small image computes
 /// Yᵀ = Xᵀ·Wᵀ, with the output channels along the micro-kernel's wide axis). The layout depends on
-/// N and K (and the thread count at packing time) only, not on the M of each call.
+/// N and K only (`GEMMTiling.columnTiles`), not on the M of each call.
 final class PackedMatrixB: @unchecked Sendable {
     let n: Int, k: Int
-    /// The column split this packing was laid out for (`GEMMTiling.columnTiles`, for the thread
-    /// count at packing time); every GEMM on it uses this split.
+    /// The column split this packing is laid out in; every GEMM on it uses this split.
     let columnTiles: Int
     let microKernel: GEMMMicroKernel
     let storage: UnsafeMutablePointer<Float>
-    var byteCount: Int { capacity * 4 }
-    private let capacity: Int
+    var byteCount: Int { k * columnTiles * widestColumns * 4 }
+    /// Columns of the widest column tile: each tile's packed B is K × this, one after another.
+    private let widestColumns: Int
 
     /// Packs op(B) from a row-major buffer with leading dimension `ldb`.
     init(transpose: Transpose, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int) {
         self.n = n; self.k = k
         microKernel = GEMMMicroKernel.active
-        let blocking = microKernel.blocking
-        let tiles = GEMMTiling.columnTiles(n: n, k: k, blocking)
-        columnTiles = tiles
-        capacity = tiles * k * GEMMTiling(m: 1, n: n, k: k, blocking, workers: 1, columnTiles: tiles).widestColumns
-        storage = LargeAllocation.allocate(byteCount: capacity * 4).bindMemory(to: Float.self, capacity: capacity)
+        columnTiles = GEMMTiling.columnTiles(n: n, k: k, microKernel.blocking)
+        widestColumns = GEMMTiling(m: 1, n: n, k: k, microKernel.blocking, workers: 1, columnTiles: columnTiles).widestColumns
+        storage = LargeAllocation.allocate(byteCount: k * columnTiles * widestColumns * 4)
+            .bindMemory(to: Float.self, capacity: k * columnTiles * widestColumns)
         repack(transpose: transpose, b: b, ldb: ldb)
     }
 
-    /// This packing's column split (only its columns matter here).
-    var tiling: GEMMTiling { GEMMTiling(m: 1, n: n, k: k, microKernel.blocking, workers: 1, columnTiles: columnTiles) }
-
-    /// Column tile `j`'s packed B: K × `tiling.widestColumns` floats from here.
-    func tile(_ j: Int) -> UnsafeMutablePointer<Float> { storage + j * k * tiling.widestColumns }
+    /// Column tile `j`'s packed B.
+    func tile(_ j: Int) -> UnsafeMutablePointer<Float> { storage + j * k * widestColumns }
 
     /// Packs new values of op(B), of the same K×N, into this packing's storage: no allocation.
     /// Must not run while a GEMM reads this packing.
     func repack(transpose: Transpose, b: UnsafePointer<Float>, ldb: Int) {
-        let blocking = microKernel.blocking, tiling = tiling
+        let blocking = microKernel.blocking
+        let tiling = GEMMTiling(m: 1, n: n, k: k, blocking, workers: 1, columnTiles: columnTiles)
         for tj in 0..<columnTiles {
             let (n0, tileN) = tiling.columns(tj)
             for p0 in stride(from: 0, to: k, by: blocking.kc) {
