@@ -66,6 +66,8 @@ final class PoolingTests: XCTestCase {
         .init(window: 3, stride: 3),
         .init(windowHeight: 3, windowWidth: 2, strideHeight: 2, strideWidth: 1, padding: .init(top: 1, bottom: 2, left: 0, right: 1)),
         .init(window: 5, stride: 3, padding: 2),
+        // The 3×3/2 fast paths with one-sided padding.
+        .init(windowHeight: 3, windowWidth: 3, strideHeight: 2, strideWidth: 2, padding: .init(top: 0, bottom: 1, left: 1, right: 0)),
     ]
 
     func testMaxPoolSweep() throws {
@@ -83,6 +85,9 @@ final class PoolingTests: XCTestCase {
             // Narrow rows (VGG pool5's 14 wide): the groups of 4 outputs, values-only and with indices.
             try checkMax([2, 3, 14, 14], d, specials: true)
             try checkMax([1, 2, 8, 11], d, specials: true)
+            // Even heights take the stacked-plane 2×2/2 path: groups of 16 (ow 20) and of 8 (ow 11).
+            try checkMax([1, 3, 6, 40], d, specials: true)
+            try checkMax([2, 2, 4, 22], d, specials: true)
         }
     }
 

@@ -26,11 +26,15 @@ enum PoolEltwiseSuite {
         for c in poolCases where ctx.wants("pool", c.name) {
             ctx.reporter.progress("pool/\(c.name)")
             let x = try Tensor(shape: c.shape, seed: 3)
-            let outCount: Int
+            let outCount: Int, kernel: String
             if c.kind == "global" {
                 outCount = c.shape[0] * c.shape[1]
+                kernel = "global average, SIMD8 plane sums"
             } else {
-                outCount = try PoolGeometry(inputShape: c.shape, descriptor: c.descriptor).outputShape.reduce(1, *)
+                let g = try PoolGeometry(inputShape: c.shape, descriptor: c.descriptor)
+                outCount = g.outputShape.reduce(1, *)
+                kernel = (c.kind == "avg" ? PoolKernel.avgPool(g) : PoolKernel.maxPool(g, returnIndices: c.kind == "max+indices")).rawValue
+                    + (c.kind == "max+indices" ? ", with indices" : "")
             }
             let bytes = 4 * (x.count + outCount) + (c.kind == "max+indices" ? 4 * outCount : 0)
             for threads in ctx.threadCounts {
@@ -43,8 +47,7 @@ enum PoolEltwiseSuite {
                     }
                 }
                 record(ctx, suite: "pool", name: c.name, threads: threads, seconds: t, bytes: bytes,
-                       algorithm: c.kind == "global" ? "global average, SIMD8 plane sums"
-                           : "\(c.kind) \(c.descriptor.windowHeight)x\(c.descriptor.windowWidth)/\(c.descriptor.strideHeight) SIMD8\(fastPath(c))",
+                       algorithm: kernel,
                        shape: c.shape.map(String.init).joined(separator: "x")
                            + ":\(c.kind):k\(c.descriptor.windowHeight)s\(c.descriptor.strideHeight)p\(c.descriptor.padding.top)")
             }
@@ -78,15 +81,4 @@ enum PoolEltwiseSuite {
                                        peakFraction: gbps / bandwidth, algorithm: "\(algorithm); vs \(level) read",
                                        shape: shape))
     }
-}
-
-/// The dedicated kernel a pooling case runs on, if any (`Pooling.maxPool2d`'s dispatch).
-private func fastPath(_ c: PoolEltwiseSuite.PoolCase) -> String {
-    let d = c.descriptor
-    if d.windowHeight == 2 && d.strideHeight == 2 { return " 2x2s2 path" }
-    if (c.kind == "max" || c.kind == "avg") && d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2
-        && d.strideWidth == 2 {
-        return c.kind == "max" ? " 3x3s2 path (row max, then column max)" : " 3x3s2 path (row sums, then column sums)"
-    }
-    return ""
 }

@@ -1,4 +1,7 @@
 import Scheduler
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
 
 /// The arg-max of every output of a max pooling: for backward (SEEDS-DIGEST O8).
 public struct MaxPoolIndices: Sendable {
@@ -27,41 +30,50 @@ public enum Pooling {
         _ x: Tensor, _ descriptor: Pool2DDescriptor, returnIndices: Bool = false, threads: Int? = nil
     ) throws -> (output: Tensor, indices: MaxPoolIndices?) {
         let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.maxPool2d")
-        let d = window(descriptor)
-        let fast2x2 = descriptor.windowHeight == 2 && descriptor.windowWidth == 2 && descriptor.strideHeight == 2
-            && descriptor.strideWidth == 2 && descriptor.padding == .zero
-        let pad = descriptor.padding
-        let fast3x3 = descriptor.windowHeight == 3 && descriptor.windowWidth == 3 && descriptor.strideHeight == 2
-            && descriptor.strideWidth == 2 && max(pad.top, pad.left, pad.bottom, pad.right) <= 1
+        let d = window(descriptor), kernel = PoolKernel.maxPool(g, returnIndices: returnIndices)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
         var indices = returnIndices ? [Int32](repeating: 0, count: g.batch * g.channels * outPlane) : []
         let y = try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 indices.withUnsafeMutableBufferPointer { ib in
                     let xp = xb.baseAddress!, yp = yb.baseAddress!, ip = ib.baseAddress
-                    if fast2x2 && !returnIndices && g.inHeight % 2 == 0 {
+                    if kernel == .max2x2s2StackedAVX512 || kernel == .max2x2s2Stacked {
                         // Without indices and with an even height, the planes stack into one tall plane
                         // whose row pairs never straddle two planes: run it in 16 slabs of whole planes.
                         let planes = g.batch * g.channels, slabs = min(planes, 16)
                         let work = Double(planes * (inPlane + outPlane) * 4) * Scheduler.flopsPerByte
                         Scheduler.parallelFor(tiles: slabs, work: work, threads: threads) { t in
                             let p0 = t * planes / slabs, p1 = (t + 1) * planes / slabs
-                            maxPool2x2s2Plane(xp + p0 * inPlane, h: (p1 - p0) * g.inHeight, w: g.inWidth,
-                                              yp + p0 * outPlane, nil, oh: (p1 - p0) * g.outHeight, ow: g.outWidth)
+                            let (xs, ys, rows) = (xp + p0 * inPlane, yp + p0 * outPlane, (p1 - p0) * oh)
+                            #if TESSERA_AVX512
+                            if kernel == .max2x2s2StackedAVX512 && !maxPool2x2s2ValuesAVX512(xs, w: w, ys, oh: rows, ow: ow) {
+                                return
+                            }
+                            #endif
+                            // The SIMD8 kernel, and the exact recomputation when the AVX-512 one saw a NaN.
+                            maxPool2x2s2Plane(xs, h: 2 * rows, w: w, ys, nil, oh: rows, ow: ow)
                         }
                         return
                     }
                     forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
-                        let idx = returnIndices ? ip! + p * outPlane : nil
-                        if fast3x3 && !returnIndices {
-                            maxPool3x3s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
-                                              oh: g.outHeight, ow: g.outWidth, top: descriptor.padding.top, left: descriptor.padding.left)
-                        } else if fast2x2 {
-                            maxPool2x2s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
-                                              oh: g.outHeight, ow: g.outWidth)
-                        } else {
-                            maxPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, idx,
-                                         oh: g.outHeight, ow: g.outWidth, d)
+                        let (xs, ys, idx) = (xp + p * inPlane, yp + p * outPlane, returnIndices ? ip! + p * outPlane : nil)
+                        switch kernel {
+                        case .max3x3s2AVX512:
+                            #if TESSERA_AVX512
+                            let sawNaN = withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w + 160) {
+                                maxPool3x3s2ValuesAVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
+                                                         rowBuffer: $0.baseAddress!)
+                            }
+                            if !sawNaN { return }
+                            #endif
+                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
+                        case .max3x3s2:
+                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
+                        case .max2x2s2:
+                            maxPool2x2s2Plane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow)
+                        default:
+                            maxPoolPlane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow, d)
                         }
                     }
                 }
@@ -97,23 +109,27 @@ public enum Pooling {
     /// Average pooling.
     public static func avgPool2d(_ x: Tensor, _ descriptor: Pool2DDescriptor, threads: Int? = nil) throws -> Tensor {
         let g = try PoolGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Pooling.avgPool2d")
-        let d = window(descriptor)
+        let d = window(descriptor), kernel = PoolKernel.avgPool(g), include = descriptor.countIncludesPadding
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
         return try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                let pad = descriptor.padding
-                let fast3x3 = descriptor.windowHeight == 3 && descriptor.windowWidth == 3 && descriptor.strideHeight == 2
-                    && descriptor.strideWidth == 2 && max(pad.top, pad.left, pad.bottom, pad.right) <= 1
                 forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
-                    if fast3x3 {
-                        avgPool3x3s2Plane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane, oh: g.outHeight,
-                                          ow: g.outWidth, top: pad.top, left: pad.left,
-                                          countIncludesPadding: descriptor.countIncludesPadding)
-                        return
+                    let xs = xp + p * inPlane, ys = yp + p * outPlane
+                    switch kernel {
+                    case .avg3x3s2AVX512:
+                        #if TESSERA_AVX512
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w + 160) {
+                            avgPool3x3s2AVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
+                                               countIncludesPadding: include, rowBuffer: $0.baseAddress!)
+                        }
+                        #endif
+                    case .avg3x3s2:
+                        avgPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, countIncludesPadding: include)
+                    default:
+                        avgPoolPlane(xs, h: h, w: w, ys, oh: oh, ow: ow, d, countIncludesPadding: include)
                     }
-                    avgPoolPlane(xp + p * inPlane, h: g.inHeight, w: g.inWidth, yp + p * outPlane,
-                                 oh: g.outHeight, ow: g.outWidth, d, countIncludesPadding: descriptor.countIncludesPadding)
                 }
             }
         }
@@ -216,4 +232,57 @@ func sumFloats(_ p: UnsafePointer<Float>, count: Int) -> Float {
     var s = ((s0 + s1) + (s2 + s3)).sum()
     while i < count { s += p[i]; i += 1 }
     return s
+}
+
+
+/// The kernel a pooling call runs, chosen from the geometry and the CPU: `Pooling.maxPool2d` and
+/// `avgPool2d` dispatch on it, and Bench reports it.
+public enum PoolKernel: String, Sendable {
+    /// 2×2/2 without padding, values only, even height: planes stacked, 16 outputs per `vpermt2ps` pair.
+    case max2x2s2StackedAVX512 = "max 2x2/2, stacked planes, SIMD16 AVX-512 (vpermt2ps deinterleave)"
+    /// The same without AVX-512, or with fewer than 4 outputs a row.
+    case max2x2s2Stacked = "max 2x2/2, stacked planes, SIMD8"
+    /// 2×2/2 without padding, per plane: with indices, or an odd height.
+    case max2x2s2 = "max 2x2/2, per plane, SIMD8"
+    /// 3×3/2, padding ≤ 1, values only, planes 16 wide or more: rows, then columns.
+    case max3x3s2AVX512 = "max 3x3/2, rows then columns, SIMD16 AVX-512"
+    case max3x3s2 = "max 3x3/2, rows then columns, SIMD8"
+    /// Any other window: SIMD8 over output columns, strided loads.
+    case maxGeneric = "max, any window, SIMD8 strided"
+    case avg3x3s2AVX512 = "avg 3x3/2, rows then columns, SIMD16 AVX-512"
+    case avg3x3s2 = "avg 3x3/2, rows then columns, SIMD8"
+    case avgGeneric = "avg, any window, SIMD8 strided"
+
+    static var avx512: Bool {
+        #if TESSERA_AVX512
+        return CPUFeatures.hasAVX512
+        #else
+        return false
+        #endif
+    }
+
+    static func is3x3s2(_ d: Pool2DDescriptor) -> Bool {
+        let p = d.padding
+        return d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2 && d.strideWidth == 2
+            && max(p.top, p.left, p.bottom, p.right) <= 1
+    }
+
+    /// What `Pooling.maxPool2d` runs for this geometry.
+    public static func maxPool(_ g: PoolGeometry, returnIndices: Bool) -> PoolKernel {
+        let d = g.descriptor
+        if d.windowHeight == 2 && d.windowWidth == 2 && d.strideHeight == 2 && d.strideWidth == 2 && d.padding == .zero {
+            guard !returnIndices && g.inHeight % 2 == 0 else { return .max2x2s2 }
+            return avx512 && g.outWidth >= 4 ? .max2x2s2StackedAVX512 : .max2x2s2Stacked
+        }
+        if is3x3s2(d) && !returnIndices {
+            return avx512 && g.inWidth >= 16 && g.outWidth >= 16 ? .max3x3s2AVX512 : .max3x3s2
+        }
+        return .maxGeneric
+    }
+
+    /// What `Pooling.avgPool2d` runs for this geometry.
+    public static func avgPool(_ g: PoolGeometry) -> PoolKernel {
+        guard is3x3s2(g.descriptor) else { return .avgGeneric }
+        return avx512 && g.inWidth >= 16 && g.outWidth >= 16 ? .avg3x3s2AVX512 : .avg3x3s2
+    }
 }
