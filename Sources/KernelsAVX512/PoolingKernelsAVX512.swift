@@ -181,3 +181,34 @@ public func avgPool3x3s2AVX512(
     _ = pool3x3s2AVX512(isMax: false, x, h: h, w: w, y, oh: oh, ow: ow, top: top, left: left,
                         countIncludesPadding: countIncludesPadding, rowBuffer: rowBuffer)
 }
+
+/// Σ of the 16 lanes as a tree of half-vector adds (`SIMD.sum()` adds lane by lane, in one chain).
+@inline(__always)
+private func treeSum(_ v: SIMD16<Float>) -> Float {
+    let v8 = v.lowHalf + v.highHalf, v4 = v8.lowHalf + v8.highHalf, v2 = v4.lowHalf + v4.highHalf
+    return v2[0] + v2[1]
+}
+
+/// y[p] = (Σ of plane p) / planeSize for `planes` contiguous planes (global average pooling): per
+/// plane, two SIMD16 accumulators (the last partial vector loaded so that it ends at the plane's
+/// end, its repeated lanes zeroed), then a tree sum. The order of the additions depends on
+/// `planeSize` alone, never on which planes a call covers.
+@inline(never)
+public func planeMeansAVX512(_ x: UnsafePointer<Float>, planeSize n: Int, planes: Int, _ y: UnsafeMutablePointer<Float>) {
+    let repeated = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) .< Int32(16 - n % 16)
+    for p in 0..<planes {
+        let a = x + p * n
+        if n < 16 {
+            var s: Float = 0
+            for i in 0..<n { s += a[i] }
+            y[p] = s / Float(n)
+            continue
+        }
+        var s0 = SIMD16<Float>(), s1 = s0
+        var i = 0
+        while i + 32 <= n { s0 += load16(a + i); s1 += load16(a + i + 16); i += 32 }
+        if i + 16 <= n { s0 += load16(a + i); i += 16 }
+        if i < n { s1 += load16(a + n - 16).replacing(with: 0, where: repeated) }
+        y[p] = treeSum(s0 + s1) / Float(n)
+    }
+}

@@ -29,7 +29,7 @@ enum PoolEltwiseSuite {
             let outCount: Int, kernel: String
             if c.kind == "global" {
                 outCount = c.shape[0] * c.shape[1]
-                kernel = "global average, SIMD8 plane sums"
+                kernel = PoolKernel.globalAverage.rawValue
             } else {
                 let g = try PoolGeometry(inputShape: c.shape, descriptor: c.descriptor)
                 outCount = g.outputShape.reduce(1, *)

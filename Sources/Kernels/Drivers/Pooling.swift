@@ -177,8 +177,17 @@ public enum Pooling {
         x.withUnsafeBufferPointer { xb in
             y.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                Scheduler.parallelFor(tiles: n * c, work: Double(n * c * plane * 4) * Scheduler.flopsPerByte, threads: threads) { p in
-                    yp[p] = sumFloats(xp + p * plane, count: plane) / Float(plane)
+                // Tiles of whole planes; each plane's sum runs in an order fixed by its size alone.
+                let planes = n * c, tiles = min(planes, 64)
+                Scheduler.parallelFor(tiles: tiles, work: Double(planes * plane * 4) * Scheduler.flopsPerByte, threads: threads) { t in
+                    let p0 = t * planes / tiles, p1 = (t + 1) * planes / tiles
+                    #if TESSERA_AVX512
+                    if PoolKernel.avx512 {
+                        planeMeansAVX512(xp + p0 * plane, planeSize: plane, planes: p1 - p0, yp + p0)
+                        return
+                    }
+                    #endif
+                    for p in p0..<p1 { yp[p] = sumFloats(xp + p * plane, count: plane) / Float(plane) }
                 }
             }
         }
@@ -252,6 +261,8 @@ public enum PoolKernel: String, Sendable {
     case avg3x3s2AVX512 = "avg 3x3/2, rows then columns, SIMD16 AVX-512"
     case avg3x3s2 = "avg 3x3/2, rows then columns, SIMD8"
     case avgGeneric = "avg, any window, SIMD8 strided"
+    /// Global average: per plane, SIMD16 sums and a tree reduction on AVX-512, else SIMD8.
+    case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums"
 
     static var avx512: Bool {
         #if TESSERA_AVX512
