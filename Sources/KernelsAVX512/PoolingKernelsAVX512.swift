@@ -212,3 +212,46 @@ public func planeMeansAVX512(_ x: UnsafePointer<Float>, planeSize n: Int, planes
         y[p] = treeSum(s0 + s1) / Float(n)
     }
 }
+
+/// One step of a max scan: `v` (at `vIndex`) wins where strictly larger, or the first NaN.
+@inline(__always)
+private func scanStep(_ best: inout SIMD16<Float>, _ index: inout SIMD16<Int32>, _ bestIsNaN: inout SIMDMask<SIMD16<Int32>>,
+                      _ v: SIMD16<Float>, _ vIndex: SIMD16<Int32>) {
+    let vIsNaN = v .!= v
+    let wins = (v .> best) .| (vIsNaN .& .!bestIsNaN)
+    best.replace(with: v, where: wins)
+    index.replace(with: vIndex, where: wins)
+    bestIsNaN = bestIsNaN .| vIsNaN
+}
+
+/// 2×2 stride-2 max pooling of one plane without padding, with the arg-max: 16 outputs at a time,
+/// the window's four elements deinterleaved by `vpermt2ps` and scanned in row-major order; a later
+/// element wins only if strictly larger, or the first NaN (SPEC §1), so ties and NaN give the
+/// reference's index. `indices` receives the plane-local ii·w + jj. Needs ow ≥ 16 and 2·ow ≤ w.
+@inline(never)
+public func maxPool2x2s2IndicesAVX512(
+    _ x: UnsafePointer<Float>, w: Int, _ y: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>,
+    oh: Int, ow: Int
+) {
+    let even = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+    let one = SIMD16<Int32>(repeating: 1), below = SIMD16<Int32>(repeating: Int32(w)), belowRight = below &+ 1
+    for oi in 0..<oh {
+        let r0 = x + 2 * oi * w, r1 = r0 + w, yRow = y + oi * ow, iRow = indices + oi * ow
+        var oj = 0
+        while oj < ow {
+            let j = min(oj, ow - 16)
+            let a0 = load16(r0 + 2 * j), a1 = load16(r0 + 2 * j + 16)
+            let b0 = load16(r1 + 2 * j), b1 = load16(r1 + 2 * j + 16)
+            // The winner's offset from the window's first element; the index is added at the end.
+            var best = SIMD16(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), offset = SIMD16<Int32>()
+            var bestIsNaN = best .!= best
+            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: a0.oddHalf, highHalf: a1.oddHalf), one)
+            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), below)
+            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: b0.oddHalf, highHalf: b1.oddHalf), belowRight)
+            let index = offset &+ even &+ Int32(2 * oi * w + 2 * j)
+            UnsafeMutableRawPointer(yRow + j).storeBytes(of: best, as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(iRow + j).storeBytes(of: index, as: SIMD16<Int32>.self)
+            oj = j + 16
+        }
+    }
+}

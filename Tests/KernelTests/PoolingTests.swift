@@ -8,10 +8,11 @@ final class PoolingTests: XCTestCase {
     func same(_ a: Float, _ b: Float) -> Bool { a == b || (a.isNaN && b.isNaN) }
 
     /// Random input with a few exact ties, and optionally NaN and ±Inf sprinkled in.
-    func input(_ shape: [Int], seed: UInt64, specials: Bool = false) throws -> Tensor {
+    func input(_ shape: [Int], seed: UInt64, specials: Bool = false, nanEvery: Int? = nil) throws -> Tensor {
         var g = SeededGenerator(seed: seed)
         var x = try Tensor(shape: shape, generator: &g)
         for i in 0..<x.count {
+            if let k = nanEvery, i % k == 0 { x[flat: i] = .nan; continue }
             let r = g.next() % 97
             if r < 6 { x[flat: i] = 0.5 }                     // ties
             if specials && r == 10 { x[flat: i] = .nan }
@@ -21,9 +22,9 @@ final class PoolingTests: XCTestCase {
         return x
     }
 
-    func checkMax(_ shape: [Int], _ d: Pool2DDescriptor, specials: Bool = false, threads: Int? = nil,
+    func checkMax(_ shape: [Int], _ d: Pool2DDescriptor, specials: Bool = false, nanEvery: Int? = nil, threads: Int? = nil,
                   file: StaticString = #filePath, line: UInt = #line) throws {
-        let x = try input(shape, seed: UInt64(shape.reduce(1, *)), specials: specials)
+        let x = try input(shape, seed: UInt64(shape.reduce(1, *)), specials: specials, nanEvery: nanEvery)
         let (y, indices) = try Pooling.maxPool2d(x, d, returnIndices: true, threads: threads)
         let (yValuesOnly, none) = try Pooling.maxPool2d(x, d, threads: threads)
         XCTAssertNil(none)
@@ -88,6 +89,16 @@ final class PoolingTests: XCTestCase {
             // Even heights take the stacked-plane 2×2/2 path: groups of 16 (ow 20) and of 8 (ow 11).
             try checkMax([1, 3, 6, 40], d, specials: true)
             try checkMax([2, 2, 4, 22], d, specials: true)
+        }
+    }
+
+    /// Windows holding two or more NaN: the index is the first NaN's, whatever comes between.
+    func testMaxPoolSeveralNaNInAWindow() throws {
+        for d in Self.windows {
+            for k in [3, 5] {
+                try checkMax([1, 2, 6, 40], d, nanEvery: k)
+                try checkMax([1, 1, 9, 37], d, nanEvery: k)
+            }
         }
     }
 

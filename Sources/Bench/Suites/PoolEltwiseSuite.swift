@@ -33,8 +33,8 @@ enum PoolEltwiseSuite {
             } else {
                 let g = try PoolGeometry(inputShape: c.shape, descriptor: c.descriptor)
                 outCount = g.outputShape.reduce(1, *)
-                kernel = (c.kind == "avg" ? PoolKernel.avgPool(g) : PoolKernel.maxPool(g, returnIndices: c.kind == "max+indices")).rawValue
-                    + (c.kind == "max+indices" ? ", with indices" : "")
+                let k = c.kind == "avg" ? PoolKernel.avgPool(g) : PoolKernel.maxPool(g, returnIndices: c.kind == "max+indices")
+                kernel = k.rawValue + (c.kind == "max+indices" && !k.rawValue.contains("indices") ? ", with indices" : "")
             }
             let bytes = 4 * (x.count + outCount) + (c.kind == "max+indices" ? 4 * outCount : 0)
             for threads in ctx.threadCounts {

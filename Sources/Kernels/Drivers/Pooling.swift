@@ -33,7 +33,9 @@ public enum Pooling {
         let d = window(descriptor), kernel = PoolKernel.maxPool(g, returnIndices: returnIndices)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
-        var indices = returnIndices ? [Int32](repeating: 0, count: g.batch * g.channels * outPlane) : []
+        // Every kernel writes every index: no zero-fill pass over the array first.
+        let indexCount = returnIndices ? g.batch * g.channels * outPlane : 0
+        var indices = [Int32](unsafeUninitializedCapacity: indexCount) { _, count in count = indexCount }
         let y = try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 indices.withUnsafeMutableBufferPointer { ib in
@@ -70,6 +72,10 @@ public enum Pooling {
                             maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
                         case .max3x3s2:
                             maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
+                        case .max2x2s2IndicesAVX512:
+                            #if TESSERA_AVX512
+                            maxPool2x2s2IndicesAVX512(xs, w: w, ys, idx!, oh: oh, ow: ow)
+                            #endif
                         case .max2x2s2:
                             maxPool2x2s2Plane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow)
                         default:
@@ -251,6 +257,8 @@ public enum PoolKernel: String, Sendable {
     case max2x2s2StackedAVX512 = "max 2x2/2, stacked planes, SIMD16 AVX-512 (vpermt2ps deinterleave)"
     /// The same without AVX-512, or with fewer than 4 outputs a row.
     case max2x2s2Stacked = "max 2x2/2, stacked planes, SIMD8"
+    /// 2×2/2 without padding with indices, rows of 16 outputs or more: the exact scan, 16 at a time.
+    case max2x2s2IndicesAVX512 = "max 2x2/2 with indices, per plane, SIMD16 AVX-512"
     /// 2×2/2 without padding, per plane: with indices, or an odd height.
     case max2x2s2 = "max 2x2/2, per plane, SIMD8"
     /// 3×3/2, padding ≤ 1, values only, planes 16 wide or more: rows, then columns.
@@ -282,7 +290,8 @@ public enum PoolKernel: String, Sendable {
     public static func maxPool(_ g: PoolGeometry, returnIndices: Bool) -> PoolKernel {
         let d = g.descriptor
         if d.windowHeight == 2 && d.windowWidth == 2 && d.strideHeight == 2 && d.strideWidth == 2 && d.padding == .zero {
-            guard !returnIndices && g.inHeight % 2 == 0 else { return .max2x2s2 }
+            if returnIndices { return avx512 && g.outWidth >= 16 ? .max2x2s2IndicesAVX512 : .max2x2s2 }
+            guard g.inHeight % 2 == 0 else { return .max2x2s2 }
             return avx512 && g.outWidth >= 4 ? .max2x2s2StackedAVX512 : .max2x2s2Stacked
         }
         if is3x3s2(d) && !returnIndices {
