@@ -48,7 +48,10 @@ final class ElementwiseTests: XCTestCase {
     }
 
     func testSoftmaxAndCrossEntropy() throws {
-        for (shape, scale) in [([3, 10], Float(3)), ([5, 1000], 10), ([2, 7], 1e4), ([1, 1], 1)] {
+        // Rows under 16 and of 16, 64 (whole vectors), 17, 31, 65 and 1000 (a partial last vector).
+        let cases: [([Int], Float)] = [([3, 10], 3), ([5, 1000], 10), ([2, 7], 1e4), ([1, 1], 1), ([2, 16], 5),
+                                       ([3, 64], 20), ([2, 17], 1e4), ([3, 31], 8), ([2, 65], 50)]
+        for (shape, scale) in cases {
             var logits = try random(shape, seed: 7, low: -scale, high: scale)
             if shape == [2, 7] { logits[0, 0] = 1e4; logits[0, 1] = 1e4 - 1 }
             let p = try Loss.softmax(logits)
@@ -60,6 +63,16 @@ final class ElementwiseTests: XCTestCase {
             XCTAssertFalse(loss.isNaN || loss.isInfinite)
             XCTAssertEqual(loss, lossRef, accuracy: 1e-6 * max(1, abs(lossRef)), "\(shape)")
             for i in 0..<grad.count { XCTAssertEqual(grad[flat: i], gradRef[flat: i], accuracy: 1e-6, "\(shape)") }
+        }
+        // A NaN anywhere in a row makes that whole row NaN, and no other row.
+        for c in [10, 16, 40] {
+            var logits = try random([2, c], seed: 3)
+            logits[1, c - 3] = .nan
+            let p = try Loss.softmax(logits)
+            for k in 0..<c {
+                XCTAssertFalse(p[0, k].isNaN, "row 0 of \(c)")
+                XCTAssertTrue(p[1, k].isNaN, "row 1 of \(c)")
+            }
         }
         XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0, 3]))
         XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0]))

@@ -67,7 +67,8 @@ enum PoolEltwiseSuite {
                     if c.name.hasPrefix("relu") { _ = Elementwise.relu(x, threads: threads) } else { _ = try! Loss.softmax(x, threads: threads) }
                 }
                 record(ctx, suite: "eltwise", name: c.name, threads: threads, seconds: t, bytes: 8 * x.count,
-                       algorithm: c.name.hasPrefix("relu") ? "SIMD8 max(x, 0)" : "SIMD8 max-subtracted exp (Cephes)",
+                       algorithm: c.name.hasPrefix("relu") ? "SIMD8 max(x, 0)"
+                           : "\(InstructionSet.usesAVX512 ? "SIMD16 AVX-512" : "SIMD8") max-subtracted exp (Cephes)",
                        shape: c.shape.map(String.init).joined(separator: "x"))
             }
         }

@@ -21,4 +21,13 @@ public enum InstructionSet {
         return false
         #endif
     }
+
+    /// True when the AVX-512 kernels run: built with the `AVX512` trait, on a CPU that has it.
+    public static var usesAVX512: Bool {
+        #if TESSERA_AVX512
+        return CPUFeatures.hasAVX512
+        #else
+        return false
+        #endif
+    }
 }

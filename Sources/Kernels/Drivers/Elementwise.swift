@@ -1,5 +1,8 @@
 import Foundation
 import Scheduler
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
 
 /// Elementwise layers' kernels: ReLU, bias, dropout (SPEC §1, §2). Parallel over fixed chunks of
 /// elements; every element's value depends on that element alone, so results are the same for
@@ -111,14 +114,24 @@ public enum Loss {
     /// Softmax of each row, max-subtracted so that large logits cannot overflow.
     public static func softmax(_ logits: Tensor, threads: Int? = nil) throws -> Tensor {
         let (n, c) = try rows(logits, "Loss.softmax")
-        var p = logits
-        p.withUnsafeMutableBufferPointer { pb in
-            let pp = pb.baseAddress!
-            Scheduler.parallelFor(tiles: n, work: Double(n * c) * 40, threads: threads) { b in
-                _ = softmaxRowKernel(pp + b * c, count: c)
+        return try Tensor(shape: logits.shape) { yb in
+            logits.withUnsafeBufferPointer { xb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                Scheduler.parallelFor(tiles: n, work: Double(n * c) * 40, threads: threads) { b in
+                    _ = softmaxRow(xp + b * c, yp + b * c, count: c)
+                }
             }
         }
-        return p
+    }
+
+    /// One row's softmax from `x` into `y` (the same pointer allowed): the AVX-512 kernel where the
+    /// CPU has it and the row holds 16 floats or more, else the SIMD8 one in place.
+    static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
+        #if TESSERA_AVX512
+        if CPUFeatures.hasAVX512 && count >= 16 { return softmaxRowAVX512(x, y, count: count) }
+        #endif
+        if UnsafePointer(y) != x { y.update(from: x, count: count) }
+        return softmaxRowKernel(y, count: count)
     }
 
     /// Fused softmax + cross-entropy on integer labels, mean over the batch: L = −(1/N) Σ log P[label];
@@ -140,7 +153,7 @@ public enum Loss {
                     let row = gp + b * c
                     let label = labels[b]
                     let logit = row[label]
-                    let (maximum, sum) = softmaxRowKernel(row, count: c)
+                    let (maximum, sum) = softmaxRow(row, row, count: c)
                     // −log P[label] = log Σ e^(x − max) + max − x[label].
                     lp[b] = Double(log(sum)) + Double(maximum) - Double(logit)
                     scaleKernel(row, 1 / Float(n), count: c)

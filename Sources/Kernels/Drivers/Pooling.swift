@@ -272,13 +272,7 @@ public enum PoolKernel: String, Sendable {
     /// Global average: per plane, SIMD16 sums and a tree reduction on AVX-512, else SIMD8.
     case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums"
 
-    static var avx512: Bool {
-        #if TESSERA_AVX512
-        return CPUFeatures.hasAVX512
-        #else
-        return false
-        #endif
-    }
+    static var avx512: Bool { InstructionSet.usesAVX512 }
 
     static func is3x3s2(_ d: Pool2DDescriptor) -> Bool {
         let p = d.padding

@@ -1,0 +1,96 @@
+// AVX-512 elementwise micro-kernels (see SGEMMKernel8x32AVX512.swift for why they live in this module).
+
+@inline(__always)
+private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+/// e^x for SIMD16: the same Cephes expf as `Kernels.exp8` (x = n·ln2 + r, |r| ≤ ln2/2, degree-6
+/// polynomial, ≈ 1 ulp), one zmm wide. It is a copy because this module is compiled for another
+/// CPU and cannot share inlined code with `Kernels`. Below −87.3 gives 0, above 88.7 gives +∞,
+/// NaN stays NaN.
+@inline(__always)
+private func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let hi = SIMD16<Float>(repeating: 88.72283), lo = SIMD16<Float>(repeating: -87.33654)
+    var v = x.replacing(with: hi, where: x .> hi)
+    v.replace(with: lo, where: v .< lo)
+    let magic = SIMD16<Float>(repeating: 12_582_912)   // 1.5·2^23: rounds x·log2(e) to an integer
+    let shifted = magic.addingProduct(v, SIMD16<Float>(repeating: 1.442_695_04))
+    let n = shifted - magic
+    var r = v.addingProduct(n, SIMD16<Float>(repeating: -0.693_359_375))
+    r = r.addingProduct(n, SIMD16<Float>(repeating: 2.121_944_4e-4))
+    var p = SIMD16<Float>(repeating: 1.987_569_1e-4)
+    p = SIMD16<Float>(repeating: 1.398_199_9e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 8.333_452e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.166_579_6e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.666_666_5e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 0.5).addingProduct(p, r)
+    p = (r + 1).addingProduct(p, r * r)
+    let bits = (unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+    var result = p * unsafeBitCast(bits, to: SIMD16<Float>.self)
+    result.replace(with: .infinity, where: x .> hi)
+    result.replace(with: 0, where: x .< lo)
+    result.replace(with: x, where: x .!= x)
+    return result
+}
+
+/// Softmax of one row of `count` ≥ 16 floats, y = e^(x − max) / Σ e^(x − max), with `y` equal to `x`
+/// allowed (in place). Returns the max (NaN if any input is NaN) and Σ e^(x − max).
+///
+/// Max over four accumulators with `maxps`, NaN tracked on the side; exponentials and sum over
+/// 16 lanes; the last partial vector is loaded before the passes write (so that in-place works),
+/// computed overlapping the vector before it, and only its new lanes are summed.
+@inline(never)
+public func softmaxRowAVX512(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) -> (max: Float, sum: Float) {
+    let lanes = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    // The tail vector's lanes that the full vectors already cover: all of them when 16 divides n.
+    let tail = load16(x + n - 16), repeated = lanes .< Int32(16 - n % 16)
+    var m0 = SIMD16<Float>(repeating: -.infinity), m1 = m0, m2 = m0, m3 = m0
+    var nan = tail .!= tail
+    var i = 0
+    while i + 64 <= n {
+        let a = load16(x + i), b = load16(x + i + 16), c = load16(x + i + 32), d = load16(x + i + 48)
+        nan = nan .| (a .!= a) .| (b .!= b) .| (c .!= c) .| (d .!= d)
+        m0.replace(with: a, where: a .> m0); m1.replace(with: b, where: b .> m1)
+        m2.replace(with: c, where: c .> m2); m3.replace(with: d, where: d .> m3)
+        i += 64
+    }
+    while i + 16 <= n {
+        let a = load16(x + i)
+        nan = nan .| (a .!= a)
+        m0.replace(with: a, where: a .> m0)
+        i += 16
+    }
+    m0.replace(with: tail, where: tail .> m0)
+    m0.replace(with: m1, where: m1 .> m0); m2.replace(with: m3, where: m3 .> m2); m0.replace(with: m2, where: m2 .> m0)
+    let maximum = any(nan) ? Float.nan : m0.max()
+    let mv = SIMD16<Float>(repeating: maximum)
+    let tailExp = exp16(tail - mv)
+    var s0 = tailExp.replacing(with: 0, where: repeated), s1 = SIMD16<Float>()
+    i = 0
+    while i + 32 <= n {
+        let e0 = exp16(load16(x + i) - mv), e1 = exp16(load16(x + i + 16) - mv)
+        store16(e0, y + i); store16(e1, y + i + 16)
+        s0 += e0; s1 += e1
+        i += 32
+    }
+    if i + 16 <= n {
+        let e0 = exp16(load16(x + i) - mv)
+        store16(e0, y + i)
+        s0 += e0
+    }
+    store16(tailExp, y + n - 16)
+    let s8 = (s0 + s1).lowHalf + (s0 + s1).highHalf, s4 = s8.lowHalf + s8.highHalf, s2 = s4.lowHalf + s4.highHalf
+    let sum = s2[0] + s2[1]
+    // Scale: the last vector is read before the loop rewrites any of it, then stored whole.
+    let scale = SIMD16<Float>(repeating: 1 / sum), scaledTail = load16(y + n - 16) * scale
+    i = 0
+    while i + 16 <= n { store16(load16(y + i) * scale, y + i); i += 16 }
+    store16(scaledTail, y + n - 16)
+    return (maximum, sum)
+}
