@@ -33,9 +33,10 @@ public enum Pooling {
         let d = window(descriptor), kernel = PoolKernel.maxPool(g, returnIndices: returnIndices)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
-        // Every kernel writes every index: no zero-fill pass over the array first.
-        let indexCount = returnIndices ? g.batch * g.channels * outPlane : 0
-        var indices = [Int32](unsafeUninitializedCapacity: indexCount) { _, count in count = indexCount }
+        // Every kernel writes every index: no zero-fill pass over the array first. (Not for an empty
+        // array: that initializer writes the count into the shared empty-array storage, a race.)
+        let indexCount = g.batch * g.channels * outPlane
+        var indices = returnIndices ? [Int32](unsafeUninitializedCapacity: indexCount) { _, count in count = indexCount } : []
         let y = try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 indices.withUnsafeMutableBufferPointer { ib in
