@@ -8,6 +8,12 @@ static inline __attribute__((always_inline)) void tessera_prefetch_read(const vo
     __builtin_prefetch(p, 0, 3);
 }
 
+/// Asks for the cache line holding `p` to be brought into L2 (not L1) ahead of a read: for a block
+/// that later code reads many times from L2, without evicting what L1 holds now.
+static inline __attribute__((always_inline)) void tessera_prefetch_l2(const void *p) {
+    __builtin_prefetch(p, 0, 2);
+}
+
 /// Tells the CPU this thread is in a spin-wait loop (x86-64 `pause`): it yields the core's shared
 /// resources to a sibling thread and saves power while it spins.
 static inline __attribute__((always_inline)) void tessera_spin_pause(void) {

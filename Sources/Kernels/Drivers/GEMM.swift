@@ -1,4 +1,5 @@
 import Scheduler
+import CPUHints
 #if TESSERA_AVX512
 import KernelsAVX512
 #endif
@@ -450,6 +451,25 @@ public enum GEMM {
                 let isLast = p0 + kc == k
                 let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))
                 let bBlock = bPacked + p0 * paddedN
+                // The next A block (the next K block of these rows, else the next rows' first), brought
+                // into L2 a slice per micro-kernel call while this block computes, so that its first
+                // column panel does not stream it from DRAM. Only for a packed A over 4 MiB, which the
+                // other column tiles have pushed out of L3 since: alternating calls on Zen 5, 2048³
+                // +5–8 %, VGG conv4_2 as a GEMM +8 %, conv4_1 +2–3 %, conv5_1 +1–5 %; on 1024³ (A in
+                // L3) it cost 1–2 %, and it is off there.
+                var nextA: UnsafePointer<Float>? = nil, nextLines = 0, linesPerCall = 0
+                if paddedM * k > 1 << 20 {
+                    let (np0, ni0) = p0 + kc < kBlocks.upperBound ? (p0 + kc, i0) : (kBlocks.lowerBound, i0 + mc)
+                    if ni0 < m0 + tileM {
+                        let nkc = min(kcBlock, k - np0), nmc = min(mcBlock, m0 + tileM - ni0)
+                        let start = packedA + np0 * paddedM + ni0 * nkc
+                        let calls = max(1, (tileN + nr - 1) / nr * ((mc + mr - 1) / mr))
+                        nextA = start
+                        nextLines = ((nmc + mr - 1) / mr * mr * nkc + 15) / 16
+                        linesPerCall = (nextLines + calls - 1) / calls
+                    }
+                }
+                var prefetched = 0
                 var j = 0
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
@@ -474,6 +494,10 @@ public enum GEMM {
                                 if epilogue.biasAxis == .row { e!.rowBias = bp + row }
                                 if epilogue.biasAxis == .column { e!.columnBias = bp + col }
                             }
+                        }
+                        if let nextA, prefetched < nextLines {
+                            let end = min(nextLines, prefetched + linesPerCall)
+                            while prefetched < end { tessera_prefetch_l2(nextA + 16 * prefetched); prefetched += 1 }
                         }
                         if rows == mr && cols == nr {
                             runMicroKernel(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
