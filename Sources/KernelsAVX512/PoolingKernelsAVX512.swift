@@ -66,7 +66,27 @@ public func maxPool2x2s2ValuesAVX512(
         }
     } else {
         var nan8 = SIMDMask<SIMD8<Int32>>(repeating: false)
-        for oi in 0..<oh {
+        var first = 0
+        if w == 14 && ow == 7 {
+            // 14 wide (VGG pool5): a row pair is 28 contiguous floats, loaded as P = x[0..<16) and
+            // Q = x[12..<28) (never past the pair); four permutes gather each row's even and odd
+            // columns. The 8-float store writes one
+            // float of the next row's output, which that row then overwrites: not for the last row.
+            first = oh - 1
+            for oi in 0..<(oh - 1) {
+                let pair = x + 28 * oi
+                let p = load16(pair), q = load16(pair + 12)
+                nan = nan .| (p .!= p) .| (q .!= q)
+                // All four permutes before any max: LLVM moves a max placed before a shuffle below it.
+                let ae = SIMD8(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[12])
+                let ao = SIMD8(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[13])
+                let be = SIMD8(q[2], q[4], q[6], q[8], q[10], q[12], q[14], q[14])
+                let bo = SIMD8(q[3], q[5], q[7], q[9], q[11], q[13], q[15], q[15])
+                let out = plainMax(plainMax(ae, ao), plainMax(be, bo))
+                UnsafeMutableRawPointer(y + 7 * oi).storeBytes(of: out, as: SIMD8<Float>.self)
+            }
+        }
+        for oi in first..<oh {
             let r0 = x + 2 * oi * w, r1 = r0 + w, yRow = y + oi * ow
             // Two groups of 4, the second moved back: 2·(ow − 4) + 8 ≤ w.
             let last = 2 * (ow - 4)
@@ -77,7 +97,7 @@ public func maxPool2x2s2ValuesAVX512(
             UnsafeMutableRawPointer(yRow + ow - 4).storeBytes(of: plainMax(plainMax(a1.evenHalf, a1.oddHalf), plainMax(b1.evenHalf, b1.oddHalf)),
                                                               as: SIMD4<Float>.self)
         }
-        return any(nan8)
+        return any(nan8) || any(nan)
     }
     return any(nan)
 }
