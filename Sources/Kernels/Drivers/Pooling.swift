@@ -264,11 +264,15 @@ public enum PoolKernel: String, Sendable {
     case max2x2s2 = "max 2x2/2, per plane, SIMD8"
     /// 3×3/2, padding ≤ 1, values only, planes 16 wide or more: rows, then columns.
     case max3x3s2AVX512 = "max 3x3/2, rows then columns, SIMD16 AVX-512"
+    /// The same without AVX-512 or on narrower planes.
     case max3x3s2 = "max 3x3/2, rows then columns, SIMD8"
     /// Any other window: SIMD8 over output columns, strided loads.
     case maxGeneric = "max, any window, SIMD8 strided"
+    /// 3×3/2 average, padding ≤ 1, planes 16 wide or more: row sums, then column sums.
     case avg3x3s2AVX512 = "avg 3x3/2, rows then columns, SIMD16 AVX-512"
+    /// The same without AVX-512 or on narrower planes.
     case avg3x3s2 = "avg 3x3/2, rows then columns, SIMD8"
+    /// Any other average window: SIMD8 over output columns.
     case avgGeneric = "avg, any window, SIMD8 strided"
     /// Global average: per plane, SIMD16 sums and a tree reduction on AVX-512, else SIMD8.
     case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums"
