@@ -22,6 +22,19 @@ private func plainMax(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.
 @inline(__always)
 private func plainMax(_ a: SIMD4<Float>, _ b: SIMD4<Float>) -> SIMD4<Float> { a.replacing(with: b, where: b .> a) }
 
+/// The four elements of 16 consecutive 2×2/2 windows starting at column 2·j of rows `r0` and `r1`,
+/// in scan order: (top-left, top-right, bottom-left, bottom-right). The deinterleave comes before any
+/// max: LLVM sinks a max placed before these shuffles below them as compare/blend pairs on both
+/// inputs, twice the work.
+@inline(__always)
+private func windows2x2(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, _ j: Int)
+    -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    let a0 = load16(r0 + 2 * j), a1 = load16(r0 + 2 * j + 16)
+    let b0 = load16(r1 + 2 * j), b1 = load16(r1 + 2 * j + 16)
+    return (SIMD16(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), SIMD16(lowHalf: a0.oddHalf, highHalf: a1.oddHalf),
+            SIMD16(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), SIMD16(lowHalf: b0.oddHalf, highHalf: b1.oddHalf))
+}
+
 /// 2×2 stride-2 max pooling without padding, values only, of `oh` output rows of `ow` (one plane,
 /// or planes stacked so that no row pair straddles two): per group of outputs, the vertical max
 /// of the two input rows, then the max of its even and odd columns. Needs 4 ≤ ow and 2·ow ≤ w.
@@ -39,12 +52,7 @@ public func maxPool2x2s2ValuesAVX512(
             var oj = 0
             while oj < ow {
                 let j = min(oj, ow - 16)   // the last group moves back: 2·j + 32 ≤ 2·ow ≤ w
-                let a0 = load16(r0 + 2 * j), a1 = load16(r0 + 2 * j + 16)
-                let b0 = load16(r1 + 2 * j), b1 = load16(r1 + 2 * j + 16)
-                // Deinterleave first, then max: LLVM sinks a max placed before the shuffles below them
-                // as compare/blend pairs on both inputs, twice the work.
-                let ae = SIMD16(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), ao = SIMD16(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
-                let be = SIMD16(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), bo = SIMD16(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
+                let (ae, ao, be, bo) = windows2x2(r0, r1, j)
                 nan = nan .| (ae .!= ae) .| (ao .!= ao) .| (be .!= be) .| (bo .!= bo)
                 let out = plainMax(plainMax(ae, ao), plainMax(be, bo))
                 UnsafeMutableRawPointer(yRow + j).storeBytes(of: out, as: SIMD16<Float>.self)
@@ -67,17 +75,17 @@ public func maxPool2x2s2ValuesAVX512(
     } else {
         var nan8 = SIMDMask<SIMD8<Int32>>(repeating: false)
         var first = 0
-        if w == 14 && ow == 7 {
+        if w == 14 && ow == 7 && oh > 1 {
             // 14 wide (VGG pool5): a row pair is 28 contiguous floats, loaded as P = x[0..<16) and
             // Q = x[12..<28) (never past the pair); four permutes gather each row's even and odd
-            // columns. The 8-float store writes one
-            // float of the next row's output, which that row then overwrites: not for the last row.
+            // columns. The 8-float store writes one float of the next row's output, which that row
+            // then overwrites: not for the last row.
             first = oh - 1
             for oi in 0..<(oh - 1) {
                 let pair = x + 28 * oi
                 let p = load16(pair), q = load16(pair + 12)
                 nan = nan .| (p .!= p) .| (q .!= q)
-                // All four permutes before any max: LLVM moves a max placed before a shuffle below it.
+                // All four permutes before any max (see `windows2x2`).
                 let ae = SIMD8(p[0], p[2], p[4], p[6], p[8], p[10], p[12], p[12])
                 let ao = SIMD8(p[1], p[3], p[5], p[7], p[9], p[11], p[13], p[13])
                 let be = SIMD8(q[2], q[4], q[6], q[8], q[10], q[12], q[14], q[14])
@@ -260,14 +268,13 @@ public func maxPool2x2s2IndicesAVX512(
         var oj = 0
         while oj < ow {
             let j = min(oj, ow - 16)
-            let a0 = load16(r0 + 2 * j), a1 = load16(r0 + 2 * j + 16)
-            let b0 = load16(r1 + 2 * j), b1 = load16(r1 + 2 * j + 16)
+            let (topLeft, topRight, bottomLeft, bottomRight) = windows2x2(r0, r1, j)
             // The winner's offset from the window's first element; the index is added at the end.
-            var best = SIMD16(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), offset = SIMD16<Int32>()
+            var best = topLeft, offset = SIMD16<Int32>()
             var bestIsNaN = best .!= best
-            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: a0.oddHalf, highHalf: a1.oddHalf), one)
-            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), below)
-            scanStep(&best, &offset, &bestIsNaN, SIMD16(lowHalf: b0.oddHalf, highHalf: b1.oddHalf), belowRight)
+            scanStep(&best, &offset, &bestIsNaN, topRight, one)
+            scanStep(&best, &offset, &bestIsNaN, bottomLeft, below)
+            scanStep(&best, &offset, &bestIsNaN, bottomRight, belowRight)
             let index = offset &+ even &+ Int32(2 * oi * w + 2 * j)
             UnsafeMutableRawPointer(yRow + j).storeBytes(of: best, as: SIMD16<Float>.self)
             UnsafeMutableRawPointer(iRow + j).storeBytes(of: index, as: SIMD16<Int32>.self)

@@ -101,6 +101,13 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    func testPackedAOverTheL2PrefetchThreshold() throws {
+        // Packed A over 2^20 floats, the regime where tiles prefetch their next A block (BlockPrefetch):
+        // the results must not change (a prefetch cannot change them; this checks the GEMM there, with a
+        // partial last row block, K block and column panel).
+        try run(Case(m: 523, n: 70, k: 2049, beta: 0.5))
+    }
+
     func testPrimesTransposesAndLeadingDimensions() throws {
         for ta in Transpose.allCases {
             for tb in Transpose.allCases {

@@ -34,7 +34,7 @@ enum PoolEltwiseSuite {
                 let g = try PoolGeometry(inputShape: c.shape, descriptor: c.descriptor)
                 outCount = g.outputShape.reduce(1, *)
                 let k = c.kind == "avg" ? PoolKernel.avgPool(g) : PoolKernel.maxPool(g, returnIndices: c.kind == "max+indices")
-                kernel = k.rawValue + (c.kind == "max+indices" && !k.rawValue.contains("indices") ? ", with indices" : "")
+                kernel = k.rawValue + (c.kind == "max+indices" ? ", with indices" : "")
             }
             let bytes = 4 * (x.count + outCount) + (c.kind == "max+indices" ? 4 * outCount : 0)
             for threads in ctx.threadCounts {

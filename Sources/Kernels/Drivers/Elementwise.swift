@@ -128,7 +128,7 @@ public enum Loss {
     /// CPU has it and the row holds 16 floats or more, else the SIMD8 one in place.
     static func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Float) {
         #if TESSERA_AVX512
-        if CPUFeatures.hasAVX512 && count >= 16 { return softmaxRowAVX512(x, y, count: count) }
+        if InstructionSet.usesAVX512 && count >= 16 { return softmaxRowAVX512(x, y, count: count) }
         #endif
         if UnsafePointer(y) != x { y.update(from: x, count: count) }
         return softmaxRowKernel(y, count: count)

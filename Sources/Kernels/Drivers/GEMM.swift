@@ -451,25 +451,13 @@ public enum GEMM {
                 let isLast = p0 + kc == k
                 let mode: KernelStoreMode = p0 > 0 ? .accumulate : (beta == 0 ? .overwrite : .scale(beta))
                 let bBlock = bPacked + p0 * paddedN
-                // The next A block (the next K block of these rows, else the next rows' first), brought
-                // into L2 a slice per micro-kernel call while this block computes, so that its first
-                // column panel does not stream it from DRAM. Only for a packed A over 4 MiB, which the
-                // other column tiles have pushed out of L3 since: alternating calls on Zen 5, 2048³
-                // +5–8 %, VGG conv4_2 as a GEMM +8 %, conv4_1 +2–3 %, conv5_1 +1–5 %; on 1024³ (A in
-                // L3) it cost 1–2 %, and it is off there.
-                var nextA: UnsafePointer<Float>? = nil, nextLines = 0, linesPerCall = 0
-                if paddedM * k > 1 << 20 {
-                    let (np0, ni0) = p0 + kc < kBlocks.upperBound ? (p0 + kc, i0) : (kBlocks.lowerBound, i0 + mc)
-                    if ni0 < m0 + tileM {
-                        let nkc = min(kcBlock, k - np0), nmc = min(mcBlock, m0 + tileM - ni0)
-                        let start = packedA + np0 * paddedM + ni0 * nkc
-                        let calls = max(1, (tileN + nr - 1) / nr * ((mc + mr - 1) / mr))
-                        nextA = start
-                        nextLines = ((nmc + mr - 1) / mr * mr * nkc + 15) / 16
-                        linesPerCall = (nextLines + calls - 1) / calls
-                    }
-                }
-                var prefetched = 0
+                // The next A block (the next K block of these rows, else the next rows' first).
+                let (np0, ni0) = p0 + kc < kBlocks.upperBound ? (p0 + kc, i0) : (kBlocks.lowerBound, i0 + mc)
+                var prefetch = BlockPrefetch(
+                    next: ni0 < m0 + tileM && paddedM * k > BlockPrefetch.minimumPackedA
+                        ? packedA + np0 * paddedM + ni0 * min(kcBlock, k - np0) : nil,
+                    floats: (min(mcBlock, m0 + tileM - ni0) + mr - 1) / mr * mr * min(kcBlock, k - np0),
+                    calls: tileN / nr * ((mc + mr - 1) / mr))
                 var j = 0
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
@@ -495,10 +483,7 @@ public enum GEMM {
                                 if epilogue.biasAxis == .column { e!.columnBias = bp + col }
                             }
                         }
-                        if let nextA, prefetched < nextLines {
-                            let end = min(nextLines, prefetched + linesPerCall)
-                            while prefetched < end { tessera_prefetch_l2(nextA + 16 * prefetched); prefetched += 1 }
-                        }
+                        prefetch.step()
                         if rows == mr && cols == nr {
                             runMicroKernel(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
                                            alpha: alpha, mode: mode, epilogue: e)
@@ -655,5 +640,32 @@ extension GEMM {
         c.initialize(repeating: 0, count: mr * nr)
         for _ in 0..<calls { runMicroKernel(kernel, kc: kc, a: a, b: b, c: c, ldc: nr, alpha: 1, mode: .accumulate, epilogue: nil) }
         return Double(calls) * 2 * Double(mr * nr) * Double(kc)
+    }
+}
+
+/// Brings a packed A block into L2 a slice per micro-kernel call while the block before it computes,
+/// so that the block's first column panel does not stream it from DRAM. Only for a packed A over
+/// 4 MiB (`minimumPackedA` floats), which the other column tiles have pushed out of L3 by then:
+/// alternating calls on Zen 5, 2048³ +5–8 %, VGG conv4_2 as a GEMM +8 %, conv4_1 +2–3 %, conv5_1
+/// +1–5 %; on 1024³ (A stays in L3) it cost 1–2 %, so it is off there. Prefetching the next B panel
+/// the same way cost 2–6 % everywhere.
+struct BlockPrefetch {
+    static let minimumPackedA = 1 << 20
+    private let next: UnsafePointer<Float>?, lines: Int, linesPerCall: Int
+    private var done = 0
+
+    /// `floats` from `next` (nil: nothing to prefetch), spread over `calls` micro-kernel calls.
+    init(next: UnsafePointer<Float>?, floats: Int, calls: Int) {
+        self.next = next
+        lines = (floats + 15) / 16
+        linesPerCall = (lines + max(1, calls) - 1) / max(1, calls)
+    }
+
+    /// Prefetches the next slice: call once before each micro-kernel call.
+    @inline(__always)
+    mutating func step() {
+        guard let next, done < lines else { return }
+        let end = min(lines, done + linesPerCall)
+        while done < end { tessera_prefetch_l2(next + 16 * done); done += 1 }
     }
 }

@@ -189,7 +189,7 @@ public enum Pooling {
                 Scheduler.parallelFor(tiles: tiles, work: Double(planes * plane * 4) * Scheduler.flopsPerByte, threads: threads) { t in
                     let p0 = t * planes / tiles, p1 = (t + 1) * planes / tiles
                     #if TESSERA_AVX512
-                    if PoolKernel.avx512 {
+                    if InstructionSet.usesAVX512 {
                         planeMeansAVX512(xp + p0 * plane, planeSize: plane, planes: p1 - p0, yp + p0)
                         return
                     }
@@ -259,7 +259,7 @@ public enum PoolKernel: String, Sendable {
     /// The same without AVX-512, or with fewer than 4 outputs a row.
     case max2x2s2Stacked = "max 2x2/2, stacked planes, SIMD8"
     /// 2×2/2 without padding with indices, rows of 16 outputs or more: the exact scan, 16 at a time.
-    case max2x2s2IndicesAVX512 = "max 2x2/2 with indices, per plane, SIMD16 AVX-512"
+    case max2x2s2IndicesAVX512 = "max 2x2/2, per plane, SIMD16 AVX-512 exact scan"
     /// 2×2/2 without padding, per plane: with indices, or an odd height.
     case max2x2s2 = "max 2x2/2, per plane, SIMD8"
     /// 3×3/2, padding ≤ 1, values only, planes 16 wide or more: rows, then columns.
@@ -277,8 +277,6 @@ public enum PoolKernel: String, Sendable {
     /// Global average: per plane, SIMD16 sums and a tree reduction on AVX-512, else SIMD8.
     case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums"
 
-    static var avx512: Bool { InstructionSet.usesAVX512 }
-
     static func is3x3s2(_ d: Pool2DDescriptor) -> Bool {
         let p = d.padding
         return d.windowHeight == 3 && d.windowWidth == 3 && d.strideHeight == 2 && d.strideWidth == 2
@@ -289,12 +287,12 @@ public enum PoolKernel: String, Sendable {
     public static func maxPool(_ g: PoolGeometry, returnIndices: Bool) -> PoolKernel {
         let d = g.descriptor
         if d.windowHeight == 2 && d.windowWidth == 2 && d.strideHeight == 2 && d.strideWidth == 2 && d.padding == .zero {
-            if returnIndices { return avx512 && g.outWidth >= 16 ? .max2x2s2IndicesAVX512 : .max2x2s2 }
+            if returnIndices { return InstructionSet.usesAVX512 && g.outWidth >= 16 ? .max2x2s2IndicesAVX512 : .max2x2s2 }
             guard g.inHeight % 2 == 0 else { return .max2x2s2 }
-            return avx512 && g.outWidth >= 4 ? .max2x2s2StackedAVX512 : .max2x2s2Stacked
+            return InstructionSet.usesAVX512 && g.outWidth >= 4 ? .max2x2s2StackedAVX512 : .max2x2s2Stacked
         }
         if is3x3s2(d) && !returnIndices {
-            return avx512 && g.inWidth >= 16 && g.outWidth >= 16 ? .max3x3s2AVX512 : .max3x3s2
+            return InstructionSet.usesAVX512 && g.inWidth >= 16 && g.outWidth >= 16 ? .max3x3s2AVX512 : .max3x3s2
         }
         return .maxGeneric
     }
@@ -302,6 +300,6 @@ public enum PoolKernel: String, Sendable {
     /// What `Pooling.avgPool2d` runs for this geometry.
     public static func avgPool(_ g: PoolGeometry) -> PoolKernel {
         guard is3x3s2(g.descriptor) else { return .avgGeneric }
-        return avx512 && g.inWidth >= 16 && g.outWidth >= 16 ? .avg3x3s2AVX512 : .avg3x3s2
+        return InstructionSet.usesAVX512 && g.inWidth >= 16 && g.outWidth >= 16 ? .avg3x3s2AVX512 : .avg3x3s2
     }
 }
