@@ -89,6 +89,17 @@ final class ConvolutionTests: XCTestCase {
         }
     }
 
+    /// The transposed 1×1 path large enough for a parallel region (ResNet-50's 512→2048 at 7×7): each
+    /// tile of Yᵀ is written to Y inside the region; against the reference and bit-identical at 1, 2, 5 threads.
+    func testPointwiseTransposedInParallel() throws {
+        let d = Conv2DDescriptor(inChannels: 512, outChannels: 2048, kernel: 1)
+        try check([1, 512, 7, 7], d, relu: true, expect: .gemm1x1)
+        let x = try Tensor(shape: [1, 512, 7, 7], seed: 5), w = try Tensor(shape: d.weightShape, seed: 6)
+        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: try Tensor(shape: [2048], seed: 7), relu: true)
+        let y = try plan.forward(x, threads: 1).scalars
+        for t in [2, 5] { XCTAssertEqual(try plan.forward(x, threads: t).scalars, y, "bit-identical at \(t) threads") }
+    }
+
     /// 1×1 on images of ≤ 64 pixels with ≥ 4× as many output channels runs transposed, Yᵀ = Xᵀ·Wᵀ, on
     /// Wᵀ packed on first use (the plan's packed bytes grow), which `update(weights:)` re-packs.
     func testPointwiseOnFewPixelsRunsTransposed() throws {

@@ -322,11 +322,14 @@ public final class Conv2DPlan: @unchecked Sendable {
             // Xᵀ is packed by the first tiles of the product's own region.
             let packA = GEMM.packingTilesA(.transpose, x, pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking)
             let columnBias = GEMMEpilogue(bias: epilogue.bias, biasAxis: epilogue.bias == nil ? .none : .column, relu: epilogue.relu)
+            // Each tile of Yᵀ goes to Y in the same region, as soon as it is computed.
             GEMM.packedGEMM(kernel, pixels, og, k, 1, scratch, paddedPixels, 0, t, og, columnBias, threads, prepackedB: wt,
-                            packA: packA) { _, _, _, _, _, _ in
+                            packA: packA, finishTile: { ps, cs in
+                GEMM.transposeBlock(rows: ps.count, cols: cs.count, t + ps.lowerBound * og + cs.lowerBound, og,
+                                    y + cs.lowerBound * pixels + ps.lowerBound, pixels)
+            }) { _, _, _, _, _, _ in
                 preconditionFailure("B is packed beforehand")
             }
-            GEMM.transposeBlock(rows: pixels, cols: og, t, og, y, pixels)
         }
     }
 

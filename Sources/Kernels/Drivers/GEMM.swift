@@ -261,14 +261,21 @@ public enum GEMM {
         Workspace.withScratch(count: paddedN * k + 2 * n * m) { scratch in
             let t = scratch + paddedN * k, tt = t + n * m
             let packA = packingTilesA(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
+            // Each tile of T, once computed, goes to C in the same region: its block of Tᵀ through 8×8
+            // register transposes (a column of T read element by element, m floats apart, cost a quarter
+            // of the GEMM at M = 2048), then C row by row. (After the region, on one thread, this was
+            // 15–20 % of the 2-thread time at 2048×49×512.) `combine` is elementwise, so where a tile's
+            // edges fall does not change a value.
             packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, blocking: blocking, packA: packA,
-                       packB: rowMajorPacker(flippedA, a, lda))
-            // Tᵀ through 8×8 register transposes (a column of T read element by element, m floats
-            // apart, cost a quarter of the GEMM at M = 2048), then C row by row.
-            transposeBlock(rows: n, cols: m, t, m, tt, n)
-            for i in 0..<m {
-                combine(tt + i * n, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
-            }
+                       finishTile: { tRows, tColumns in
+                // T's rows are C's columns.
+                let j0 = tRows.lowerBound, i0 = tColumns.lowerBound
+                transposeBlock(rows: tRows.count, cols: tColumns.count, t + j0 * m + i0, m, tt + i0 * n + j0, n)
+                for i in tColumns {
+                    combine(tt + i * n + j0, cols: tRows.count, row: i, col0: j0, alpha: alpha, beta: beta,
+                            c: c + i * ldc + j0, epilogue: epilogue)
+                }
+            }, packB: rowMajorPacker(flippedA, a, lda))
         }
     }
 
@@ -301,16 +308,36 @@ public enum GEMM {
     static func packingTilesA(
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
         dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
-    ) -> (tiles: Int, pack: (Int) -> Void) {
+    ) -> PackingTilesA {
         let kc = blocking.kc, mc = blocking.mc
         let kBlocks = (k + kc - 1) / kc, mBlocks = (m + mc - 1) / mc
-        return (kBlocks * mBlocks, { t in
+        return PackingTilesA(tiles: kBlocks * mBlocks, pack: { t in
             let pb = t / mBlocks, ib = t % mBlocks
             let p0 = pb * kc, i0 = ib * mc
             let depth = min(kc, k - p0)
             Packing.packA(trans, a, lda, m0: i0, mc: min(mc, m - i0), p0: p0, kc: depth, mr: blocking.mr,
                           dst: dst + p0 * paddedM + i0 * depth)
+        }, packRows: { r0, r1 in
+            // Rows r0..<r1 (whole MR panels) of every K block, split where they cross an MC block.
+            for p0 in stride(from: 0, to: k, by: kc) {
+                let depth = min(kc, k - p0)
+                var i = r0
+                while i < r1 {
+                    let i0 = i / mc * mc, end = min(r1, i0 + mc, m)
+                    Packing.packA(trans, a, lda, m0: i, mc: end - i, p0: p0, kc: depth, mr: blocking.mr,
+                                  dst: dst + p0 * paddedM + i0 * depth + (i - i0) * depth)
+                    i = i0 + mc
+                }
+            }
         })
+    }
+
+    /// op(A)'s packing for a GEMM region to run: as `tiles` tiles of its own (`pack(t)`), or row range
+    /// by row range (`packRows(r0, r1)`, whole MR panels) by the product tiles that use those rows.
+    struct PackingTilesA {
+        let tiles: Int
+        let pack: (Int) -> Void
+        let packRows: (Int, Int) -> Void
     }
 
     /// Packs op(B)[p0..<p0+kc, n0..<n0+nc] into ⌈nc/NR⌉ zero-padded NR-column panels at `dst`.
@@ -330,8 +357,8 @@ public enum GEMM {
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
-        blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: (tiles: Int, pack: (Int) -> Void)? = nil,
-        packB: BPacker
+        blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
+        finishTile: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
         precondition(prepackedB == nil || blocking.kc == kernel.blocking.kc, "PackedMatrixB is packed with the kernel's KC")
@@ -364,7 +391,12 @@ public enum GEMM {
             while g0 < colTiles {
                 let tilesInGroup = min(groupTiles, colTiles - g0)
                 // Tiles in order: A's packing (first group only), B's shared packing, the products.
-                let aTiles = g0 == 0 ? packA?.tiles ?? 0 : 0
+                // With one column tile, each row of A meets one product tile only, which packs those
+                // rows itself as it starts: they stay in that core's L2, and no product waits on
+                // another core's A (2 threads, alternating calls on a Xeon VM: the ResNet-50 and VGG
+                // shapes with N = 196, M 128…1024, +1–11 %; 1 thread ±3 %).
+                let aInTile = packA != nil && colTiles == 1
+                let aTiles = g0 == 0 && !aInTile ? packA?.tiles ?? 0 : 0
                 let packTiles = aTiles + (sharedB && prepackedB == nil ? tilesInGroup * kBlocks : 0)
                 let packed = TileLatch()
                 Scheduler.parallelFor(tiles: packTiles + rowTiles * tilesInGroup, workers: workers) { tile, worker in
@@ -384,12 +416,15 @@ public enum GEMM {
                     let ti = product / tilesInGroup, tj = g0 + product % tilesInGroup
                     let (m0, tileM) = tiling.rows(ti), (n0, tileN) = tiling.columns(tj)
                     let mine = workerScratch + worker * perWorker
-                    let bPacked: UnsafeMutablePointer<Float>
+                    if aInTile { packA!.packRows(m0, min(m0 + tileM, m)) }
                     if sharedB {
                         packed.wait(until: packTiles)
-                        bPacked = prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile
+                        let bPacked = prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile
+                        gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
+                                 alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                 c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                     } else {
-                        bPacked = mine + edgeScratch
+                        let bPacked = mine + edgeScratch
                         // The tile packs its own B. With one block of rows, each K block is packed just
                         // before its product, so it is read back from L2 instead of from L3 or DRAM (a
                         // tile's whole packed B can exceed L2); with several, all of K first, since every
@@ -407,11 +442,8 @@ public enum GEMM {
                                      c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                             p0 = p1
                         }
-                        return
                     }
-                    gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
-                             alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
-                             c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                    finishTile?(m0..<(m0 + tileM), n0..<(n0 + tileN))
                 }
                 g0 += tilesInGroup
             }
