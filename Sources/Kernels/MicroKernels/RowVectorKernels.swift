@@ -1,5 +1,12 @@
+import CPUHints
+
 /// Kernels for GEMMs with few rows of C (M ≤ 4: a fully connected layer at batch 1…4), where
 /// packing costs as much as the product. Both are memory-bound and stream B once per row of C.
+
+/// How far ahead (floats) `sdotKernel4` prefetches each of its four rows of W: 1 KiB. The hardware
+/// prefetcher alone left a Xeon (Sapphire Rapids class) VM core short of its read bandwidth: VGG-16
+/// FC6 at batch 1, alternating calls, 10.9 → 12.7 GB/s on 1 thread and 21.9 → 23.6 GB/s on 2.
+let sdotPrefetchAhead = 256
 
 /// out[r] = Σₚ x[p]·w[r·ldw + p] for r in 0..<4: four dot products against rows of a row-major W.
 /// Two accumulators per row keep eight FMA chains in flight.
@@ -9,6 +16,10 @@ func sdotKernel4(k: Int, x: UnsafePointer<Float>, w: UnsafePointer<Float>, ldw: 
     var a0 = SIMD8<Float>(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0
     var p = 0
     while p + 16 <= k {
+        // One 64-byte line per row per step (a prefetch past the end never faults).
+        let ahead = p + sdotPrefetchAhead
+        tessera_prefetch_read(w0 + ahead); tessera_prefetch_read(w1 + ahead)
+        tessera_prefetch_read(w2 + ahead); tessera_prefetch_read(w3 + ahead)
         let x0 = load8(x, p), x1 = load8(x, p + 8)
         a0 = madd(a0, x0, load8(w0, p)); b0 = madd(b0, x1, load8(w0, p + 8))
         a1 = madd(a1, x0, load8(w1, p)); b1 = madd(b1, x1, load8(w1, p + 8))
