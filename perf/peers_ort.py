@@ -169,7 +169,15 @@ def measure(filter_, suite, quick, rounds, peer_fn):
     for _ in range(rounds):
         rows = [r for r in bench(filter_, quick) if r["suite"] == suite]
         runs.append(rows)
-        peer_runs.append({(r["name"], r["threads"]): peer_fn(r) for r in rows})
+        # One peer timing per layer shape and thread count a round: the per-algorithm rows of a layer
+        # (conv/<layer>/<algorithm>) are compared with the same peer figure as its automatic row.
+        cache = {}
+        def peer_of(r):
+            key = (json.dumps(r.get("shape")), r["threads"], r["name"] if suite == "network" else "")
+            if key not in cache:
+                cache[key] = peer_fn(r)
+            return cache[key]
+        peer_runs.append({(r["name"], r["threads"]): peer_of(r) for r in rows})
     merged = []
     for r in runs[0]:
         key = (r["name"], r["threads"])

@@ -3,7 +3,7 @@ import Kernels
 import Scheduler
 
 // `swift run -c release Bench`: the machine's peaks first, then every suite (SPEC §6).
-let suites: [Suite] = [SchedulerSuite.suite, ProbeSuite.suite, GEMMSuite.suite, ConvSuite.suite, ConvSuite.winograd, PoolEltwiseSuite.pool, PoolEltwiseSuite.eltwise, NetworkSuite.suite, TrainSuite.suite]
+let suites: [Suite] = [SchedulerSuite.suite, ProbeSuite.suite, GEMMSuite.suite, ConvSuite.suite, ConvSuite.algorithms, ConvSuite.winograd, PoolEltwiseSuite.pool, PoolEltwiseSuite.eltwise, NetworkSuite.suite, TrainSuite.suite]
 
 do {
     let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))

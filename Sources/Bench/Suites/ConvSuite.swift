@@ -36,6 +36,20 @@ enum ConvSuite {
         for l in layers where ctx.wants("conv", l.name) { try measure(ctx, l, algorithm: nil) }
     }
 
+    /// Every other non-Winograd algorithm on every layer, beside the automatic choice: the figures the
+    /// choice is made from. An algorithm that does not apply to a layer (it would fall back) is skipped.
+    static let algorithms = Suite(name: "conv-algorithms") { ctx in
+        for l in layers {
+            let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: l.kernel,
+                                     stride: l.stride, padding: l.padding)
+            let auto = Conv2DPlan.automaticAlgorithm(for: d)
+            for a in [ConvAlgorithm.gemm1x1, .implicitGEMM, .directIndirect, .im2colGEMM]
+            where a != auto && ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
+                try measure(ctx, l, algorithm: a, skipFallback: true)
+            }
+        }
+    }
+
     /// The opt-in Winograd variants on every 3×3 stride-1 layer, beside the automatic choice.
     static let winograd = Suite(name: "conv-winograd") { ctx in
         for l in layers where l.kernel == 3 && l.stride == 1 {
@@ -58,17 +72,25 @@ enum ConvSuite {
 
     /// One layer through a plan (the automatic choice, or `algorithm`): validated against Double sums,
     /// then timed at each thread count. Effective GFLOPS = direct-convolution flops ÷ time.
-    static func measure(_ ctx: BenchContext, _ l: Layer, algorithm: ConvAlgorithm?) throws {
+    /// With `skipFallback`, a requested algorithm that does not apply to the layer is not measured.
+    static func measure(_ ctx: BenchContext, _ l: Layer, algorithm: ConvAlgorithm?, skipFallback: Bool = false) throws {
         let name = l.name + (algorithm.map { "/\($0.rawValue)" } ?? "")
-        ctx.reporter.progress("conv/\(name)")
         let d = Conv2DDescriptor(inChannels: l.inChannels, outChannels: l.outChannels, kernel: l.kernel,
                                  stride: l.stride, padding: l.padding)
         let x = try Tensor(shape: [1, l.inChannels, l.size, l.size], seed: 1)
         let w = try Tensor(shape: d.weightShape, seed: 2, low: -0.1, high: 0.1)
         let b = try Tensor(shape: [l.outChannels], seed: 3)
-        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: algorithm)
+        let plan: Conv2DPlan, ran: ConvAlgorithm
+        do {
+            plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: true, algorithm: algorithm)
+            ran = try plan.algorithm(forInputShape: x.shape)
+        } catch {
+            if skipFallback { return }
+            throw error
+        }
+        if skipFallback, ran != algorithm { return }
+        ctx.reporter.progress("conv/\(name)")
         let g = try ConvGeometry(inputShape: x.shape, descriptor: d)
-        let ran = try plan.algorithm(forInputShape: x.shape)
         Workspace.resetPeak()
         let y = try plan.forward(x)
         let scratch = Double(Workspace.peakBytes)
