@@ -141,7 +141,10 @@ private func pool3x3s2AVX512(
         let i0 = 2 * oi - top, r0 = max(0, i0)
         return (r0, min(h, i0 + 3) - r0)
     }
-    func reduceRows(_ oi: Int) {
+    // Returns the NaN lanes seen. (It must not touch `nan` itself: a local function that captures a
+    // mutable variable is not inlined, and the mask then made a round trip through memory per vector.)
+    func reduceRows(_ oi: Int) -> SIMDMask<SIMD16<Int32>> {
+        var seen = SIMDMask<SIMD16<Int32>>(repeating: false)
         let (r0, count) = rows(oi)
         let a = x + r0 * w, b = t + (oi & 1) * stride + 1
         // Rows beyond the plane: max reads a row twice (harmless), the sum adds zeros.
@@ -153,7 +156,7 @@ private func pool3x3s2AVX512(
             let u0 = load16(a + c), u1 = load16(a1 + step1 * c), u2 = load16(a2 + step2 * c)
             let v: SIMD16<Float>
             if isMax {
-                nan = nan .| (u0 .!= u0) .| (u1 .!= u1) .| (u2 .!= u2)
+                seen = seen .| (u0 .!= u0) .| (u1 .!= u1) .| (u2 .!= u2)
                 v = plainMax(plainMax(u0, u1), u2)
             } else {
                 v = u0 + u1 + u2
@@ -161,10 +164,11 @@ private func pool3x3s2AVX512(
             UnsafeMutableRawPointer(b + c).storeBytes(of: v, as: SIMD16<Float>.self)
             j = c + 16
         }
+        return seen
     }
-    reduceRows(0)
+    nan = reduceRows(0)
     for oi in 0..<oh {
-        if oi + 1 < oh { reduceRows(oi + 1) }
+        if oi + 1 < oh { nan = nan .| reduceRows(oi + 1) }
         let count = Float(rows(oi).count)
         let yRow = y + oi * ow, b = t + (oi & 1) * stride + 1
         var oj = 0
