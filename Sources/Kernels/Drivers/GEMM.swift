@@ -352,8 +352,10 @@ public enum GEMM {
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
-    /// With `packA` (`packingTilesA`), A is not packed yet: the region's first tiles pack it, and the
-    /// product tiles wait for them. `blocking`: the one A was packed with (its KC), the kernel's by default.
+    /// With `packA` (`packingTilesA`), A is not packed yet: the region's first tiles pack it and the
+    /// product tiles wait for them (with one column tile, each product tile packs its own rows).
+    /// `finishTile(rows, columns)` runs on a tile of C once it is complete, in the same region.
+    /// `blocking`: the one A was packed with (its KC), the kernel's by default.
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
