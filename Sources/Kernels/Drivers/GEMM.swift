@@ -323,7 +323,7 @@ public enum GEMM {
                 let depth = min(kc, k - p0)
                 var i = r0
                 while i < r1 {
-                    let i0 = i / mc * mc, end = min(r1, i0 + mc, m)
+                    let i0 = i / mc * mc, end = min(r1, i0 + mc)
                     Packing.packA(trans, a, lda, m0: i, mc: end - i, p0: p0, kc: depth, mr: blocking.mr,
                                   dst: dst + p0 * paddedM + i0 * depth + (i - i0) * depth)
                     i = i0 + mc
@@ -418,7 +418,7 @@ public enum GEMM {
                     let ti = product / tilesInGroup, tj = g0 + product % tilesInGroup
                     let (m0, tileM) = tiling.rows(ti), (n0, tileN) = tiling.columns(tj)
                     let mine = workerScratch + worker * perWorker
-                    if aInTile { packA!.packRows(m0, min(m0 + tileM, m)) }
+                    if aInTile { packA!.packRows(m0, m0 + tileM) }
                     if sharedB {
                         packed.wait(until: packTiles)
                         let bPacked = prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile
