@@ -279,7 +279,7 @@ public final class Conv2DPlan: @unchecked Sendable {
                                                     0, out.baseAddress!, pixels, epilogue, threads, blocking: weights.blocking) { p0, kc, n0, nc, nr, dst in
                                         packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
                                     }
-                                } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels, weights.microKernel.blocking) {
+                                } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels) {
                                     forwardTransposed1x1(xImage, group: grp, pixels: pixels, weights: weights,
                                                          epilogue: epilogue, y: out.baseAddress!, threads: threads)
                                 } else {
