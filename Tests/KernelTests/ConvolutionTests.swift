@@ -58,35 +58,41 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testDirectPathShapes() throws {
-        // Output rows ≥ 32 wide and output channels in panels of 8: the direct (indirect-GEMM) path
-        // where AVX-512 is available, with a partial last tile, padding, dilation, strides.
-        let cases: [([Int], Conv2DDescriptor)] = [
-            ([2, 5, 9, 40], .init(inChannels: 5, outChannels: 16, kernel: 3, padding: 1)),
-            ([1, 3, 11, 45], .init(inChannels: 3, outChannels: 8, kernel: 3, padding: 2, dilation: 2)),
+        // The direct (indirect-GEMM) path: with the AVX-512 kernel for output rows ≥ 32 wide and output
+        // channels in panels of 8, with the SIMD8 one for rows ≥ 16 wide and C·kh·kw ≤ 256 (one K
+        // block; a last panel of < 6 channels on a scratch tile). Partial last tiles, padding,
+        // dilation, strides. (shape, descriptor, direct with AVX-512, direct with SIMD8)
+        let cases: [([Int], Conv2DDescriptor, Bool, Bool)] = [
+            ([2, 5, 9, 40], .init(inChannels: 5, outChannels: 16, kernel: 3, padding: 1), true, true),
+            ([1, 3, 11, 45], .init(inChannels: 3, outChannels: 8, kernel: 3, padding: 2, dilation: 2), true, true),
             ([1, 4, 10, 70], .init(inChannels: 4, outChannels: 24, kernelHeight: 3, kernelWidth: 5, strideHeight: 2,
-                                   strideWidth: 1, padding: .init(top: 0, bottom: 2, left: 1, right: 3))),
-            ([1, 70, 6, 33], .init(inChannels: 70, outChannels: 8, kernel: 3, padding: 1)),
+                                   strideWidth: 1, padding: .init(top: 0, bottom: 2, left: 1, right: 3)), true, true),
+            ([1, 70, 6, 33], .init(inChannels: 70, outChannels: 8, kernel: 3, padding: 1), true, false),
             // A last tile of 25 pixels moved back over the previous one (rows of 1–16 leftover pixels
-            // above take the half-width kernel).
-            ([1, 3, 5, 57], .init(inChannels: 3, outChannels: 16, kernel: 3, padding: 1)),
+            // above take the half-width kernel on AVX-512).
+            ([1, 3, 5, 57], .init(inChannels: 3, outChannels: 16, kernel: 3, padding: 1), true, true),
             // Width strides through the column phases: the stem's 7×7/2, an odd padded width, stride 3
             // with dilation, and asymmetric padding.
-            ([2, 3, 9, 70], .init(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3)),
-            ([1, 5, 7, 67], .init(inChannels: 5, outChannels: 8, kernel: 3, stride: 2, padding: 1)),
+            ([2, 3, 9, 70], .init(inChannels: 3, outChannels: 16, kernel: 7, stride: 2, padding: 3), true, true),
+            ([1, 5, 7, 67], .init(inChannels: 5, outChannels: 8, kernel: 3, stride: 2, padding: 1), true, true),
             ([1, 2, 8, 110], .init(inChannels: 2, outChannels: 8, kernelHeight: 2, kernelWidth: 3, strideHeight: 1,
-                                   strideWidth: 3, padding: .init(top: 1, bottom: 0, left: 0, right: 2), dilationWidth: 2)),
+                                   strideWidth: 3, padding: .init(top: 1, bottom: 0, left: 0, right: 2), dilationWidth: 2), true, true),
+            // SIMD8 only: 10 channels (a last panel of 4), rows of 20 (one tile and one moved back).
+            ([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), false, true),
         ]
         // Past 128 output channels the automatic choice stays with the implicit GEMM; an explicit request still runs direct.
         let wide = Conv2DDescriptor(inChannels: 2, outChannels: 136, kernel: 3, padding: 1)
         let widePlan = try Conv2DPlan(descriptor: wide, weights: try Tensor(shape: wide.weightShape))
         XCTAssertEqual(try widePlan.algorithm(forInputShape: [1, 2, 4, 40]), .implicitGEMM)
         try check([1, 2, 4, 40], wide)
-        for (shape, d) in cases {
+        for (shape, d, avx512, simd8) in cases {
             try check(shape, d, relu: true)
             let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
-            let expected: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directIndirect : .implicitGEMM
-            XCTAssertEqual(try plan.algorithm(forInputShape: shape), expected)
+            let direct = GEMMMicroKernel.active == .avx512_8x32 ? avx512 : simd8
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape), direct ? .directIndirect : .implicitGEMM, "\(shape) \(d)")
         }
+        // No bias and no ReLU: the kernels store without an epilogue.
+        try check([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), bias: false)
     }
 
     /// The transposed 1×1 path large enough for a parallel region (ResNet-50's 512→2048 at 7×7): each
@@ -103,13 +109,14 @@ final class ConvolutionTests: XCTestCase {
     /// 1×1 on images of ≤ 64 pixels with ≥ 4× as many output channels runs transposed, Yᵀ = Xᵀ·Wᵀ, on
     /// Wᵀ packed on first use (the plan's packed bytes grow), which `update(weights:)` re-packs.
     func testPointwiseOnFewPixelsRunsTransposed() throws {
-        // At most 2·NR pixels: 64 for the 8×32 AVX-512 kernel, 32 for the 6×16 one.
+        // At most 64 pixels, with either micro-kernel (`GEMM.prefersTransposed`).
         let cases: [([Int], Conv2DDescriptor)] = [
             ([2, 16, 3, 5], .init(inChannels: 16, outChannels: 64, kernel: 1)),
             ([1, 16, 5, 6], .init(inChannels: 16, outChannels: 456, kernel: 1, groups: 2)),
             ([1, 300, 4, 7], .init(inChannels: 300, outChannels: 200, kernel: 1)),   // K over one KC block
             ([1, 800, 2, 3], .init(inChannels: 800, outChannels: 32, kernel: 1)),    // and over one block of 768
-        ] + (GEMMMicroKernel.active == .avx512_8x32 ? [([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1))] : [])
+            ([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1)),
+        ]
         for (shape, d) in cases {
             try check(shape, d, relu: true, expect: .gemm1x1)
             let x = try Tensor(shape: shape, seed: 1), b = try Tensor(shape: [d.outChannels], seed: 2)

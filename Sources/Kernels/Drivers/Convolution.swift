@@ -7,10 +7,11 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// Implicit GEMM: the im2col matrix is packed tile by tile straight from the image into the
     /// GEMM's B panels, never materialized whole. The general path for any shape.
     case implicitGEMM = "implicit-gemm"
-    /// Direct convolution as an indirect GEMM: the 8×32 AVX-512 kernel reads the zero-padded image
-    /// through a table of tap offsets, with no packing per call (a width stride s stores each padded row
-    /// as s column phases). One group, output channels a multiple of 8, output rows ≥ 32 wide; falls
-    /// back to `implicitGEMM` otherwise.
+    /// Direct convolution as an indirect GEMM: the micro-kernel reads the zero-padded image through a
+    /// table of tap offsets, with no packing per call (a width stride s stores each padded row as s
+    /// column phases). One group, and with the 8×32 AVX-512 kernel output channels a multiple of 8 and
+    /// output rows ≥ 32 wide; with the 6×16 SIMD8 kernel output rows ≥ 16 wide and C·kh·kw ≤ 256 (few
+    /// input channels: VGG conv1_1, the ResNet stem). Falls back to `implicitGEMM` otherwise.
     /// Chosen automatically up to 128 output channels.
     case directIndirect = "direct-indirect-gemm"
     /// im2col of each whole image into scratch, then a GEMM with the packed weights

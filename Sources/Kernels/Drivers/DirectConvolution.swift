@@ -3,24 +3,34 @@ import KernelsAVX512
 #endif
 import Scheduler
 
-/// Direct convolution as an indirect GEMM (AVX-512): the image is copied once into a zero-padded
-/// buffer, and the 8×32 micro-kernel reads its B operand straight from it through a table of tap
-/// offsets (channel, kernel row, kernel column), so nothing is packed per call. A tile of C is 8
-/// output channels × 32 consecutive output pixels of one output row.
+/// Direct convolution as an indirect GEMM: the image is copied once into a zero-padded buffer, and
+/// the micro-kernel reads its B operand straight from it through a table of tap offsets (channel,
+/// kernel row, kernel column), so nothing is packed per call. A tile of C is one panel of output
+/// channels × consecutive output pixels of one output row: 8 × 32 with the AVX-512 kernel, 6 × 16
+/// with the SIMD8 one (`sgemmKernel6x16Indirect`).
 ///
 /// With a stride s along the width, each padded row is stored as s column phases (columns
 /// ≡ 0, 1, …, s−1 mod s, one after the other): output column oj at tap column kj reads padded column
-/// s·oj + kj·dilation, which is entry oj + ⌊kj·dilation/s⌋ of phase kj·dilation mod s, so the 32
-/// pixels of a tile are still 32 consecutive floats (the ResNet stem, 7×7 stride 2, runs this way).
+/// s·oj + kj·dilation, which is entry oj + ⌊kj·dilation/s⌋ of phase kj·dilation mod s, so the pixels
+/// of a tile are still consecutive floats (the ResNet stem, 7×7 stride 2, runs this way).
 enum DirectConvolution {
-    static let rowsPerTile = 4, channelsPerTile = 64
+    /// Output rows per parallel tile, and channel panels per parallel tile.
+    static let rowsPerTile = 4, panelsPerTile = 8
     /// The automatic choice takes this path up to this many output channels.
     static let automaticMaxOutChannels = 128
 
-    /// Whether the path applies: AVX-512 weights, one group, output channels in whole 8-row panels,
-    /// and output rows at least one 32-wide tile long.
+    /// Whether the path applies: one group, and
+    /// - AVX-512 weights: output channels in whole 8-row panels, output rows at least one 32-wide tile;
+    /// - SIMD8 weights: output rows at least one 16-wide tile, and the whole reduction in one K block
+    ///   (C·kh·kw ≤ KC = 256: the layers with few input channels this path is for, VGG conv1_1 and
+    ///   the ResNet stem), so each tile is one kernel call that stores C once; a last panel of fewer
+    ///   than 6 channels goes through a scratch tile.
     static func applies(_ g: ConvGeometry, weights: PackedMatrixA) -> Bool {
-        weights.microKernel == .avx512_8x32 && g.groups == 1 && g.outChannels % 8 == 0 && g.outWidth >= 32
+        guard g.groups == 1 else { return false }
+        switch weights.microKernel {
+        case .avx512_8x32: return g.outChannels % 8 == 0 && g.outWidth >= 32
+        case .simd8_6x16: return g.outWidth >= 16 && g.reductionLength <= weights.blocking.kc
+        }
     }
 
     /// The padded copy's layout: `phaseWidth` floats per column phase, `rowLength` (= stride ×
@@ -92,11 +102,9 @@ enum DirectConvolution {
         _ x: UnsafePointer<Float>, _ g: ConvGeometry, weights: PackedMatrixA, offsets offsetTable: UnsafePointer<Int32>,
         bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
     ) {
-        #if TESSERA_AVX512
         let p = g.padding, l = Layout(g)
         let paddedImage = g.inChannels * l.plane
-        let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
-        let kcBlock = weights.blocking.kc
+        let m = g.outChannels, outPlane = g.outHeight * g.outWidth
         // Each worker splits rows into phases through a row of its own, after the padded copy.
         let rowScratch = l.phases == 1 ? 0 : (l.paddedWidth + 15) / 16 * 16
         let planes = g.batch * g.inChannels
@@ -114,47 +122,106 @@ enum DirectConvolution {
                 }
                 zeroFloats(dst + (p.top + g.inHeight) * l.rowLength, count: p.bottom * l.rowLength)
             }
-            do {
-                let rowTiles = (g.outHeight + rowsPerTile - 1) / rowsPerTile
-                let channelTiles = (m + channelsPerTile - 1) / channelsPerTile
-                let tiles = g.batch * rowTiles * channelTiles
-                Scheduler.parallelFor(tiles: tiles, work: g.flops, threads: threads) { t in
-                    let n = t / (rowTiles * channelTiles), rest = t % (rowTiles * channelTiles)
-                    let rowTile = rest / channelTiles, channelTile = rest % channelTiles
-                    let image = UnsafePointer(padded + n * paddedImage)
-                    let out = y + n * m * outPlane
-                    let o1 = min(m, (channelTile + 1) * channelsPerTile)
-                    var o = channelTile * channelsPerTile
-                    while o < o1 {
-                        for oi in (rowTile * rowsPerTile)..<min(g.outHeight, (rowTile + 1) * rowsPerTile) {
-                            let rowBase = image + oi * g.strideHeight * l.rowLength
-                            // 32-wide tiles along the row; the last 1–16 pixels take the half-width kernel,
-                            // 17–31 a 32-wide tile moved back to end at the row's end. Both kernels store
-                            // through the same arithmetic, so a pixel computed twice gets the same value.
-                            func run(_ oj: Int, halfWidth: Bool) {
-                                var p0 = 0
-                                while p0 < k {
-                                    let kc = min(kcBlock, k - p0)
-                                    let isLast = p0 + kc == k
-                                    let kernel = halfWidth ? sgemmKernel8x16AVX512Indirect : sgemmKernel8x32AVX512Indirect
-                                    kernel(kc, weights.storage + p0 * weights.paddedM + o * kc, rowBase + oj, offsetTable + p0,
-                                           out + o * outPlane + oi * g.outWidth + oj, outPlane, 1, p0 == 0 ? 0 : 2, 0,
-                                           isLast && (bias != nil || relu), bias.map { $0 + o }, nil, relu)
-                                    p0 += kc
-                                }
-                            }
-                            var oj = 0
-                            while oj + 32 <= g.outWidth { run(oj, halfWidth: false); oj += 32 }
-                            let rest = g.outWidth - oj
-                            if rest > 16 { run(g.outWidth - 32, halfWidth: false) } else if rest > 0 { run(g.outWidth - 16, halfWidth: true) }
-                        }
-                        o += 8
-                    }
+            let mr = weights.microKernel.blocking.mr, channelsPerTile = panelsPerTile * mr
+            let rowTiles = (g.outHeight + rowsPerTile - 1) / rowsPerTile
+            let channelTiles = (m + channelsPerTile - 1) / channelsPerTile
+            let tiles = g.batch * rowTiles * channelTiles
+            Scheduler.parallelFor(tiles: tiles, work: g.flops, threads: threads) { t in
+                let n = t / (rowTiles * channelTiles), rest = t % (rowTiles * channelTiles)
+                let rowTile = rest / channelTiles, channelTile = rest % channelTiles
+                let image = UnsafePointer(padded + n * paddedImage)
+                let out = y + n * m * outPlane
+                let o0 = channelTile * channelsPerTile, o1 = min(m, o0 + channelsPerTile)
+                let oRows = (rowTile * rowsPerTile)..<min(g.outHeight, (rowTile + 1) * rowsPerTile)
+                switch weights.microKernel {
+                case .avx512_8x32:
+                    forwardTileAVX512(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
+                                      bias: bias, relu: relu, out: out)
+                case .simd8_6x16:
+                    forwardTileSIMD8(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
+                                     bias: bias, relu: relu, out: out)
                 }
             }
         }
+    }
+
+    /// One parallel tile on the 8×32 AVX-512 kernel: panels of 8 channels × 32-wide pixel tiles,
+    /// K in blocks of the weights' KC.
+    private static func forwardTileAVX512(
+        _ g: ConvGeometry, _ l: Layout, weights: PackedMatrixA, offsets offsetTable: UnsafePointer<Int32>, image: UnsafePointer<Float>,
+        channels: Range<Int>, outputRows: Range<Int>, bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>
+    ) {
+        #if TESSERA_AVX512
+        let k = g.reductionLength, outPlane = g.outHeight * g.outWidth, kcBlock = weights.blocking.kc
+        for o in stride(from: channels.lowerBound, to: channels.upperBound, by: 8) {
+            for oi in outputRows {
+                let rowBase = image + oi * g.strideHeight * l.rowLength
+                // 32-wide tiles along the row; the last 1–16 pixels take the half-width kernel,
+                // 17–31 a 32-wide tile moved back to end at the row's end. Both kernels store
+                // through the same arithmetic, so a pixel computed twice gets the same value.
+                func run(_ oj: Int, halfWidth: Bool) {
+                    var p0 = 0
+                    while p0 < k {
+                        let kc = min(kcBlock, k - p0)
+                        let isLast = p0 + kc == k
+                        let kernel = halfWidth ? sgemmKernel8x16AVX512Indirect : sgemmKernel8x32AVX512Indirect
+                        kernel(kc, weights.storage + p0 * weights.paddedM + o * kc, rowBase + oj, offsetTable + p0,
+                               out + o * outPlane + oi * g.outWidth + oj, outPlane, 1, p0 == 0 ? 0 : 2, 0,
+                               isLast && (bias != nil || relu), bias.map { $0 + o }, nil, relu)
+                        p0 += kc
+                    }
+                }
+                var oj = 0
+                while oj + 32 <= g.outWidth { run(oj, halfWidth: false); oj += 32 }
+                let rest = g.outWidth - oj
+                if rest > 16 { run(g.outWidth - 32, halfWidth: false) } else if rest > 0 { run(g.outWidth - 16, halfWidth: true) }
+            }
+        }
         #else
-        preconditionFailure("the direct path needs the AVX-512 kernels")
+        preconditionFailure("the AVX-512 kernels are not in this build")
         #endif
+    }
+
+    /// One parallel tile on the 6×16 SIMD8 kernel: panels of 6 channels × 16-wide pixel tiles, all
+    /// of K in one call (`applies`). The last 1–15 pixels of a row take a 16-wide tile moved back to
+    /// end at the row's end (same kernel, same inputs: a pixel computed twice gets the same value);
+    /// a last panel of fewer than 6 channels runs on a scratch tile, with its bias padded by zeros.
+    private static func forwardTileSIMD8(
+        _ g: ConvGeometry, _ l: Layout, weights: PackedMatrixA, offsets: UnsafePointer<Int32>, image: UnsafePointer<Float>,
+        channels: Range<Int>, outputRows: Range<Int>, bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>
+    ) {
+        let k = g.reductionLength, outPlane = g.outHeight * g.outWidth
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * 16 + 6) { scratch in
+            let tile = scratch.baseAddress!, edgeBias = tile + 6 * 16
+            for o in stride(from: channels.lowerBound, to: channels.upperBound, by: 6) {
+                let rows = min(6, channels.upperBound - o)
+                var epilogue: KernelEpilogue? = bias != nil || relu ? KernelEpilogue(relu: relu) : nil
+                if let bias {
+                    if rows == 6 {
+                        epilogue!.rowBias = bias + o
+                    } else {
+                        for r in 0..<6 { edgeBias[r] = r < rows ? bias[o + r] : 0 }
+                        epilogue!.rowBias = UnsafePointer(edgeBias)
+                    }
+                }
+                let a = weights.storage + o * k
+                for oi in outputRows {
+                    let rowBase = image + oi * g.strideHeight * l.rowLength
+                    let yRow = out + o * outPlane + oi * g.outWidth
+                    func run(_ oj: Int) {
+                        if rows == 6 {
+                            sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: yRow + oj, ldc: outPlane,
+                                                    epilogue: epilogue)
+                        } else {
+                            sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: tile, ldc: 16, epilogue: epilogue)
+                            for r in 0..<rows { (yRow + r * outPlane + oj).update(from: tile + r * 16, count: 16) }
+                        }
+                    }
+                    var oj = 0
+                    while oj + 16 <= g.outWidth { run(oj); oj += 16 }
+                    if oj < g.outWidth { run(g.outWidth - 16) }
+                }
+            }
+        }
     }
 }

@@ -37,11 +37,44 @@ func sgemmKernel6x16(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
 ) {
-    var c00 = SIMD8<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00
-    var c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00
+    var acc = Accumulators6x16()
     var pa = a, pb = b
     for _ in 0..<kc {
-        let b0 = load8(pb), b1 = load8(pb, 8)
+        acc.step(pa, load8(pb), load8(pb, 8))
+        pa += 6
+        pb += 16
+    }
+    acc.store(c, ldc, alpha, mode, epilogue)
+}
+
+/// The 6×16 kernel with B read straight from an image instead of a packed panel (indirect GEMM for
+/// direct convolution): step k loads 16 floats at `b + offsets[k]`, the k-th tap (channel, kernel
+/// row, kernel column) of 16 consecutive output pixels in a padded input. C = acc, then the epilogue,
+/// through the same stores as `sgemmKernel6x16` with α = 1 and β = 0.
+@inline(never)
+func sgemmKernel6x16Indirect(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: KernelEpilogue?
+) {
+    var acc = Accumulators6x16()
+    var pa = a
+    for q in 0..<kc {
+        let pb = b + Int(offsets[q])
+        acc.step(pa, load8(pb), load8(pb, 8))
+        pa += 6
+    }
+    acc.store(c, ldc, 1, .overwrite, epilogue)
+}
+
+/// The 6×16 tile of accumulators, twelve SIMD8 values that live in ymm registers.
+private struct Accumulators6x16 {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+
+    /// One k step: rows 0..<6 of A (`pa`) times the 16 floats `b0`, `b1` of B.
+    @inline(__always)
+    mutating func step(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) {
         var ai = SIMD8<Float>(repeating: pa[0])
         c00 = madd(c00, ai, b0); c01 = madd(c01, ai, b1)
         ai = SIMD8<Float>(repeating: pa[1])
@@ -54,15 +87,17 @@ func sgemmKernel6x16(
         c40 = madd(c40, ai, b0); c41 = madd(c41, ai, b1)
         ai = SIMD8<Float>(repeating: pa[5])
         c50 = madd(c50, ai, b0); c51 = madd(c51, ai, b1)
-        pa += 6
-        pb += 16
     }
-    storeRow(c00, c01, c, alpha, mode, epilogue, 0)
-    storeRow(c10, c11, c + ldc, alpha, mode, epilogue, 1)
-    storeRow(c20, c21, c + 2 * ldc, alpha, mode, epilogue, 2)
-    storeRow(c30, c31, c + 3 * ldc, alpha, mode, epilogue, 3)
-    storeRow(c40, c41, c + 4 * ldc, alpha, mode, epilogue, 4)
-    storeRow(c50, c51, c + 5 * ldc, alpha, mode, epilogue, 5)
+
+    @inline(__always)
+    func store(_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ mode: KernelStoreMode, _ epilogue: KernelEpilogue?) {
+        storeRow(c00, c01, c, alpha, mode, epilogue, 0)
+        storeRow(c10, c11, c + ldc, alpha, mode, epilogue, 1)
+        storeRow(c20, c21, c + 2 * ldc, alpha, mode, epilogue, 2)
+        storeRow(c30, c31, c + 3 * ldc, alpha, mode, epilogue, 3)
+        storeRow(c40, c41, c + 4 * ldc, alpha, mode, epilogue, 4)
+        storeRow(c50, c51, c + 5 * ldc, alpha, mode, epilogue, 5)
+    }
 }
 
 /// Combines one 16-wide accumulator row with C and applies the epilogue.
