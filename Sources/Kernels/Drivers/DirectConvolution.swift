@@ -185,25 +185,17 @@ enum DirectConvolution {
     /// One parallel tile on the 6×16 SIMD8 kernel: panels of 6 channels × 16-wide pixel tiles, all
     /// of K in one call (`applies`). The last 1–15 pixels of a row take a 16-wide tile moved back to
     /// end at the row's end (same kernel, same inputs: a pixel computed twice gets the same value);
-    /// a last panel of fewer than 6 channels runs on a scratch tile, with its bias padded by zeros.
+    /// a last panel of fewer than 6 channels runs on a scratch tile (`GEMM.onScratchTile`).
     private static func forwardTileSIMD8(
         _ g: ConvGeometry, _ l: Layout, weights: PackedMatrixA, offsets: UnsafePointer<Int32>, image: UnsafePointer<Float>,
         channels: Range<Int>, outputRows: Range<Int>, bias: UnsafePointer<Float>?, relu: Bool, out: UnsafeMutablePointer<Float>
     ) {
         let k = g.reductionLength, outPlane = g.outHeight * g.outWidth
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 6 * 16 + 6) { scratch in
-            let tile = scratch.baseAddress!, edgeBias = tile + 6 * 16
+        let blocking = GEMMMicroKernel.simd8_6x16.blocking
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: blocking.mr * blocking.nr + blocking.mr + blocking.nr) { scratch in
             for o in stride(from: channels.lowerBound, to: channels.upperBound, by: 6) {
                 let rows = min(6, channels.upperBound - o)
-                var epilogue: KernelEpilogue? = bias != nil || relu ? KernelEpilogue(relu: relu) : nil
-                if let bias {
-                    if rows == 6 {
-                        epilogue!.rowBias = bias + o
-                    } else {
-                        for r in 0..<6 { edgeBias[r] = r < rows ? bias[o + r] : 0 }
-                        epilogue!.rowBias = UnsafePointer(edgeBias)
-                    }
-                }
+                let epilogue: KernelEpilogue? = bias != nil || relu ? KernelEpilogue(rowBias: bias.map { $0 + o }, relu: relu) : nil
                 let a = weights.storage + o * k
                 for oi in outputRows {
                     let rowBase = image + oi * g.strideHeight * l.rowLength
@@ -213,8 +205,10 @@ enum DirectConvolution {
                             sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: yRow + oj, ldc: outPlane,
                                                     epilogue: epilogue)
                         } else {
-                            sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: tile, ldc: 16, epilogue: epilogue)
-                            for r in 0..<rows { (yRow + r * outPlane + oj).update(from: tile + r * 16, count: 16) }
+                            GEMM.onScratchTile(mr: blocking.mr, nr: blocking.nr, c: yRow + oj, ldc: outPlane, rows: rows, cols: 16, mode: .overwrite,
+                                               epilogue: epilogue, scratch: scratch.baseAddress!) { tile, e in
+                                sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: tile, ldc: 16, epilogue: e)
+                            }
                         }
                     }
                     var oj = 0

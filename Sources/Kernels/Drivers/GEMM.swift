@@ -600,7 +600,23 @@ public enum GEMM {
         rows: Int, cols: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let mr = kernel.blocking.mr, nr = kernel.blocking.nr
+        let nr = kernel.blocking.nr
+        onScratchTile(mr: kernel.blocking.mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: cols, mode: mode,
+                      epilogue: epilogue, scratch: scratch) { tile, e in
+            runMicroKernel(kernel, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+        }
+    }
+
+    /// Runs `kernel(tile, epilogue)` for the valid `rows × cols` part of an MR×NR tile of C on a
+    /// scratch tile (ldc NR, `edgeScratchCount`-sized `scratch`): C's valid part is copied in unless
+    /// `mode` overwrites, the biases are copied and zero-padded to the full tile (the kernel reads all
+    /// MR and NR of them), and the valid part goes back to C afterwards.
+    @inline(__always)
+    static func onScratchTile(
+        mr: Int, nr: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, mode: KernelStoreMode,
+        epilogue: KernelEpilogue?, scratch: UnsafeMutablePointer<Float>,
+        _ kernel: (_ tile: UnsafeMutablePointer<Float>, _ epilogue: KernelEpilogue?) -> Void
+    ) {
         let tile = scratch, rowBias = scratch + mr * nr, colBias = scratch + mr * nr + mr
         tile.update(repeating: 0, count: mr * nr)
         if case .overwrite = mode {} else {
@@ -617,7 +633,7 @@ public enum GEMM {
             colBias.update(from: cb, count: cols)
             e!.columnBias = UnsafePointer(colBias)
         }
-        runMicroKernel(kernel, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+        kernel(tile, e)
         for r in 0..<rows { (c + r * ldc).update(from: tile + r * nr, count: cols) }
     }
 
