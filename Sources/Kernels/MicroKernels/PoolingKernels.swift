@@ -163,79 +163,178 @@ struct SIMDGroups: Sequence, IteratorProtocol {
 }
 
 /// 2×2 stride-2 max pooling of one plane without padding (VGG-16's pools): two input rows per
-/// output row, deinterleaved into the four window positions in scan order.
+/// output row, deinterleaved into the four window positions in scan order. Groups of 8 outputs
+/// (16 floats of each row), then of 4 (narrow rows: VGG's pool5), then single outputs; a last group
+/// that does not fit is moved back to overlap the previous one (recomputed outputs are identical).
 @inline(never)
 func maxPool2x2s2Plane(
     _ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
     _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int
 ) {
-    let even = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
     for oi in 0..<oh {
-        let r0 = x + 2 * oi * w, r1 = r0 + w
-        let yRow = y + oi * ow
-        // A group of 8 outputs reads 16 floats from column 2·oj, a group of 4 reads 8: keep them in the row.
-        var oj = coverWithGroups(from: 0, to: ow, width: 8, last: ow >= 8 && w >= 16 ? min(ow - 8, (w - 16) / 2) : -1) { oj in
-            let a0 = load8(r0, 2 * oj), a1 = load8(r0, 2 * oj + 8), b0 = load8(r1, 2 * oj), b1 = load8(r1, 2 * oj + 8)
-            let p00 = SIMD8(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), p01 = SIMD8(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
-            let p10 = SIMD8(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), p11 = SIMD8(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
-            var best = p00
-            if let indices {
-                let base = SIMD8<Int32>(repeating: Int32(2 * oi * w + 2 * oj)) &+ even
-                var index = base
-                var wins = maxWins(p01, best); best.replace(with: p01, where: wins); index.replace(with: base &+ 1, where: wins)
-                wins = maxWins(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
-                wins = maxWins(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
-                UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD8<Int32>.self)
-            } else {
-                // Values only: a plain max; any NaN in the window makes the output NaN.
-                let nan = (p00 .!= p00) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11)
-                best.replace(with: p01, where: p01 .> best)
-                best.replace(with: p10, where: p10 .> best)
-                best.replace(with: p11, where: p11 .> best)
-                best.replace(with: .nan, where: nan)
-            }
-            store8(best, yRow, oj)
-        }
-        // Narrow rows (VGG's pool4/pool5) and what is left: groups of 4 outputs from 8 floats per row.
-        oj = coverWithGroups(from: oj, to: ow, width: 4, last: ow >= 4 && w >= 8 ? min(ow - 4, (w - 8) / 2) : -1) { oj in
-            let a = load8(r0, 2 * oj), b = load8(r1, 2 * oj)
-            let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
-            var best = a.evenHalf
-            guard let indices else {
-                // Values only, as in the groups of 8: a plain max, NaN if any NaN in the window.
-                let nan = (best .!= best) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11)
-                best.replace(with: p01, where: p01 .> best)
-                best.replace(with: p10, where: p10 .> best)
-                best.replace(with: p11, where: p11 .> best)
-                best.replace(with: .nan, where: nan)
-                UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
-                return
-            }
-            var wins = maxWins4(p01, best); best.replace(with: p01, where: wins)
-            var index = SIMD4<Int32>(0, 2, 4, 6) &+ Int32(2 * oi * w + 2 * oj)
-            let base = index
-            index.replace(with: base &+ 1, where: wins)
-            wins = maxWins4(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
-            wins = maxWins4(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
-            UnsafeMutableRawPointer(yRow + oj).storeBytes(of: best, as: SIMD4<Float>.self)
-            UnsafeMutableRawPointer(indices + oi * ow + oj).storeBytes(of: index, as: SIMD4<Int32>.self)
-        }
-        while oj < ow {
-            let first = 2 * oi * w + 2 * oj
-            var bestIndex = first, best = x[first]
-            maxStep(&best, &bestIndex, x[first + 1], first + 1)
-            maxStep(&best, &bestIndex, x[first + w], first + w)
-            maxStep(&best, &bestIndex, x[first + w + 1], first + w + 1)
-            yRow[oj] = best
-            indices?[oi * ow + oj] = Int32(bestIndex)
-            oj += 1
+        let r0 = x + 2 * oi * w
+        if let indices {
+            maxPool2x2s2RowIndices(r0, w: w, y + oi * ow, indices + oi * ow, ow: ow, first: 2 * oi * w)
+        } else {
+            maxPool2x2s2RowValues(r0, w: w, y + oi * ow, ow: ow)
         }
     }
 }
 
-/// Covers outputs [from, to) with groups of `width` starting at most at `last` (−1: none fit),
-/// moving a last partial group back so that it overlaps the previous one (recomputing outputs
-/// gives identical results). Returns the end of the covered range; the rest is the caller's.
+/// The last start of a group of `width` outputs whose 2·`width` floats per row stay inside a row of
+/// `w`; −1: no group fits.
+@inline(__always)
+func lastGroupStart(width: Int, ow: Int, w: Int) -> Int { ow >= width && w >= 2 * width ? min(ow - width, (w - 2 * width) / 2) : -1 }
+
+/// One output row of `maxPool2x2s2Plane`, values only. The group loops are written out: passed as
+/// closures, each group of 8 outputs compiled to a call (objdump), and so did the group functions
+/// below when the plane's loop held both rows' code; the indices row is a call per row instead.
+@inline(__always)
+func maxPool2x2s2RowValues(_ r0: UnsafePointer<Float>, w: Int, _ yRow: UnsafeMutablePointer<Float>, ow: Int) {
+    let r1 = r0 + w, last8 = lastGroupStart(width: 8, ow: ow, w: w), last4 = lastGroupStart(width: 4, ow: ow, w: w)
+    var oj = 0
+    while oj < ow && last8 >= 0 && last8 + 8 > oj {
+        let s = min(oj, last8)
+        store8(maxPool2x2Values8(r0 + 2 * s, r1 + 2 * s), yRow, s)
+        oj = s + 8
+    }
+    while oj < ow && last4 >= 0 && last4 + 4 > oj {
+        let s = min(oj, last4)
+        UnsafeMutableRawPointer(yRow + s).storeBytes(of: maxPool2x2Values4(r0 + 2 * s, r1 + 2 * s), as: SIMD4<Float>.self)
+        oj = s + 4
+    }
+    while oj < ow {
+        var best = r0[2 * oj], index = 0
+        maxStep(&best, &index, r0[2 * oj + 1], 0)
+        maxStep(&best, &index, r1[2 * oj], 0)
+        maxStep(&best, &index, r1[2 * oj + 1], 0)
+        yRow[oj] = best
+        oj += 1
+    }
+}
+
+/// One output row of `maxPool2x2s2Plane` with the plane-local index of each maximum (`first`: the
+/// index of r0[0]).
+@inline(never)
+func maxPool2x2s2RowIndices(_ r0: UnsafePointer<Float>, w: Int, _ yRow: UnsafeMutablePointer<Float>,
+                            _ iRow: UnsafeMutablePointer<Int32>, ow: Int, first: Int) {
+    let r1 = r0 + w, last8 = lastGroupStart(width: 8, ow: ow, w: w), last4 = lastGroupStart(width: 4, ow: ow, w: w)
+    var oj = 0
+    while oj < ow && last8 >= 0 && last8 + 8 > oj {
+        let s = min(oj, last8)
+        let (best, index) = maxPool2x2Indices8(r0 + 2 * s, r1 + 2 * s, w: w, first: Int32(first + 2 * s))
+        store8(best, yRow, s)
+        UnsafeMutableRawPointer(iRow + s).storeBytes(of: index, as: SIMD8<Int32>.self)
+        oj = s + 8
+    }
+    while oj < ow && last4 >= 0 && last4 + 4 > oj {
+        let s = min(oj, last4)
+        let (best, index) = maxPool2x2Indices4(r0 + 2 * s, r1 + 2 * s, w: w, first: Int32(first + 2 * s))
+        UnsafeMutableRawPointer(yRow + s).storeBytes(of: best, as: SIMD4<Float>.self)
+        UnsafeMutableRawPointer(iRow + s).storeBytes(of: index, as: SIMD4<Int32>.self)
+        oj = s + 4
+    }
+    while oj < ow {
+        let c = first + 2 * oj
+        var best = r0[2 * oj], bestIndex = c
+        maxStep(&best, &bestIndex, r0[2 * oj + 1], c + 1)
+        maxStep(&best, &bestIndex, r1[2 * oj], c + w)
+        maxStep(&best, &bestIndex, r1[2 * oj + 1], c + w + 1)
+        yRow[oj] = best
+        iRow[oj] = Int32(bestIndex)
+        oj += 1
+    }
+}
+
+/// Elements 0, 2 (and 1, 3) of each 128-bit lane of `a`, then of `b`: what one `vshufps` makes of
+/// two vectors, the pairs (a0 a2 b0 b2 a4 a6 b4 b6) out of order across lanes (`acrossLanes`).
+@inline(__always)
+func laneEvens(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[0], a[2], b[0], b[2], a[4], a[6], b[4], b[6]) }
+@inline(__always)
+func laneOdds(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { SIMD8(a[1], a[3], b[1], b[3], a[5], a[7], b[5], b[7]) }
+/// (a0 a2 b0 b2 a4 a6 b4 b6) → (a0 a2 a4 a6 b0 b2 b4 b6): one `vpermpd`.
+@inline(__always)
+func acrossLanes(_ v: SIMD8<Float>) -> SIMD8<Float> { SIMD8(v[0], v[1], v[4], v[5], v[2], v[3], v[6], v[7]) }
+
+/// The 2×2 maxima of 8 outputs, values only, from 16 floats of the window's top row `r0` and bottom
+/// row `r1`. Each row's pairs reduce first, then the two rows, in the lanes `vshufps` leaves, and one
+/// permute puts the 8 results in order. A later element wins only if strictly larger, so the maximum
+/// is the first in scan order p00, p01, p10, p11 (this first-max reduction is associative over
+/// consecutive runs); any NaN in a window makes its output NaN.
+@inline(__always)
+func maxPool2x2Values8(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>) -> SIMD8<Float> {
+    let a0 = load8(r0), a1 = load8(r0, 8), b0 = load8(r1), b1 = load8(r1, 8)
+    let p00 = laneEvens(a0, a1), p01 = laneOdds(a0, a1), p10 = laneEvens(b0, b1), p11 = laneOdds(b0, b1)
+    var top = p00, bottom = p10
+    top.replace(with: p01, where: p01 .> top)
+    bottom.replace(with: p11, where: p11 .> bottom)
+    top.replace(with: bottom, where: bottom .> top)
+    top.replace(with: .nan, where: (p00 .!= p00) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11))
+    return acrossLanes(top)
+}
+
+/// `maxPool2x2Values8` for 4 outputs, from 8 floats of each row.
+@inline(__always)
+func maxPool2x2Values4(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>) -> SIMD4<Float> {
+    let a = load8(r0), b = load8(r1)
+    let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
+    var best = a.evenHalf
+    let nan = (best .!= best) .| (p01 .!= p01) .| (p10 .!= p10) .| (p11 .!= p11)
+    best.replace(with: p01, where: p01 .> best)
+    best.replace(with: p10, where: p10 .> best)
+    best.replace(with: p11, where: p11 .> best)
+    best.replace(with: .nan, where: nan)
+    return best
+}
+
+/// The 2×2 maxima of 8 outputs and their plane-local indices (`first`: the index of r0[0]), in
+/// scan order with `maxWins` (strictly larger, or the first NaN). Each winner mask becomes lane
+/// bits once and selects both the value and the index by bitwise ops: `replace(with:where:)` with
+/// one mask on a float and an Int32 vector compiled to lane-by-lane mask shuffling.
+@inline(__always)
+func maxPool2x2Indices8(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, w: Int, first: Int32)
+    -> (SIMD8<Float>, SIMD8<Int32>) {
+    let a0 = load8(r0), a1 = load8(r0, 8), b0 = load8(r1), b1 = load8(r1, 8)
+    let p00 = SIMD8(lowHalf: a0.evenHalf, highHalf: a1.evenHalf), p01 = SIMD8(lowHalf: a0.oddHalf, highHalf: a1.oddHalf)
+    let p10 = SIMD8(lowHalf: b0.evenHalf, highHalf: b1.evenHalf), p11 = SIMD8(lowHalf: b0.oddHalf, highHalf: b1.oddHalf)
+    // The winner's offset from its window's first element, selected among splats (lane-varying
+    // candidates were selected lane by lane in scalar code), then added to the windows' starts.
+    var best = p00.bits, offset = SIMD8<Int32>()
+    @inline(__always) func step(_ v: SIMD8<Float>, _ candidate: Int32) {
+        // `maxWins` as lane bits: strictly larger, or the first NaN (all ones where v wins).
+        let b = SIMD8<Float>(bits: best)
+        let m = (v .> b)._storage | ((v .!= v)._storage & (b .== b)._storage)
+        best = (v.bits & m) | (best & ~m)
+        offset = (SIMD8(repeating: candidate) & m) | (offset & ~m)
+    }
+    step(p01, 1)
+    step(p10, Int32(w))
+    step(p11, Int32(w + 1))
+    return (SIMD8<Float>(bits: best), SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14) &+ first &+ offset)
+}
+
+extension SIMD8<Float> {
+    /// The lanes' bit patterns.
+    @inline(__always) var bits: SIMD8<Int32> { unsafeBitCast(self, to: SIMD8<Int32>.self) }
+    /// Lanes from bit patterns.
+    @inline(__always) init(bits: SIMD8<Int32>) { self = unsafeBitCast(bits, to: SIMD8<Float>.self) }
+}
+
+/// `maxPool2x2Indices8` for 4 outputs, from 8 floats of each row.
+@inline(__always)
+func maxPool2x2Indices4(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, w: Int, first: Int32)
+    -> (SIMD4<Float>, SIMD4<Int32>) {
+    let a = load8(r0), b = load8(r1)
+    let p01 = a.oddHalf, p10 = b.evenHalf, p11 = b.oddHalf
+    var best = a.evenHalf
+    let base = SIMD4<Int32>(0, 2, 4, 6) &+ first
+    var index = base
+    var wins = maxWins4(p01, best); best.replace(with: p01, where: wins); index.replace(with: base &+ 1, where: wins)
+    wins = maxWins4(p10, best); best.replace(with: p10, where: wins); index.replace(with: base &+ Int32(w), where: wins)
+    wins = maxWins4(p11, best); best.replace(with: p11, where: wins); index.replace(with: base &+ Int32(w + 1), where: wins)
+    return (best, index)
+}
+
 /// Max pooling 3×3, stride 2, padding at most 1 on each side (ResNet's stem pool), values only: the
 /// max of the window's (up to) three input rows goes into a row buffer with −∞ beyond both edges
 /// (padding never wins), then the max of three neighbouring columns, 8 outputs at a time from
@@ -355,17 +454,6 @@ func avgPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
             }
         }
     }
-}
-
-@inline(__always)
-func coverWithGroups(from: Int, to end: Int, width: Int, last: Int, _ body: (Int) -> Void) -> Int {
-    var covered = from
-    while covered < end && last >= 0 && last + width > covered {
-        let start = Swift.min(covered, last)
-        body(start)
-        covered = start + width
-    }
-    return covered
 }
 
 /// Average pooling of one plane: the in-bounds sum (scan order) divided by the window's count.
