@@ -14,35 +14,60 @@ enum Packing {
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int,
         m0: Int, mc: Int, p0: Int, kc: Int, mr: Int, dst: UnsafeMutablePointer<Float>
     ) {
+        if trans == .transpose {
+            packTransposedA(a, lda, m0: m0, mc: mc, p0: p0, kc: kc, mr: mr, dst: dst)
+            return
+        }
         var out = dst
         var i0 = 0
         while i0 < mc {
             let rows = min(mr, mc - i0)
             if rows < mr { out.update(repeating: 0, count: kc * mr) }
-            if trans == .none && rows == 8 && mr == 8 {
+            if rows == 8 && mr == 8 {
                 // Eight rows contiguous in k: 8×8 blocks transposed in registers.
                 let src = a + (m0 + i0) * lda + p0
                 var p = 0
                 while p + 8 <= kc { transpose8x8(src + p, lda, out + p * 8, 8); p += 8 }
                 for ii in 0..<8 { for q in p..<kc { out[q * 8 + ii] = src[ii * lda + q] } }
-            } else if trans == .none {
+            } else {
                 // Row i of A is contiguous in k: one pass per row, strided writes.
                 for ii in 0..<rows {
                     let src = a + (m0 + i0 + ii) * lda + p0
                     for p in 0..<kc { out[p * mr + ii] = src[p] }
                 }
-            } else if rows == 8 && mr == 8 {
-                // op(A)[i, p] = A[p, i]: 8 consecutive floats per k step, one vector each
-                // (a memmove call per k step cost more than the copy).
-                let src = a + p0 * lda + m0 + i0
-                for p in 0..<kc { store8(load8(src + p * lda), out + p * 8) }
-            } else {
-                for p in 0..<kc {
-                    (out + p * mr).update(from: a + (p0 + p) * lda + m0 + i0, count: rows)
-                }
             }
             out += kc * mr
             i0 += mr
+        }
+    }
+
+    /// `packA` of op(A) = Aᵀ: op(A)[i, p] = A[p, i], so row p of A holds k step p of every panel,
+    /// contiguous. Each row is read once, front to back, and scattered MR floats at a time into the
+    /// panels, with vector copies for the kernels' MR (8; 6 as 4 + 2). Panel by panel, every k step
+    /// re-read the rows' cache lines, and a 24-byte memmove per k step was 4–5 % of a transposed
+    /// 1×1 convolution at 7×7 (Zen 3 profile).
+    private static func packTransposedA(
+        _ a: UnsafePointer<Float>, _ lda: Int, m0: Int, mc: Int, p0: Int, kc: Int, mr: Int, dst: UnsafeMutablePointer<Float>
+    ) {
+        let fullPanels = mc / mr, edgeRows = mc - fullPanels * mr
+        if edgeRows > 0 { (dst + fullPanels * kc * mr).update(repeating: 0, count: kc * mr) }
+        for p in 0..<kc {
+            var src = a + (p0 + p) * lda + m0
+            var o = dst + p * mr
+            for _ in 0..<fullPanels {
+                if mr == 8 {
+                    store8(load8(src), o)
+                } else if mr == 6 {
+                    let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(o)
+                    d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                    d.storeBytes(of: s.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self), toByteOffset: 16, as: SIMD2<Float>.self)
+                } else {
+                    for r in 0..<mr { o[r] = src[r] }
+                }
+                src += mr
+                o += kc * mr
+            }
+            for r in 0..<edgeRows { o[r] = src[r] }
         }
     }
 
