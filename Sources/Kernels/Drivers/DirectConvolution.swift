@@ -207,7 +207,8 @@ enum DirectConvolution {
                         } else {
                             GEMM.onScratchTile(mr: blocking.mr, nr: blocking.nr, c: yRow + oj, ldc: outPlane, rows: rows, cols: 16, mode: .overwrite,
                                                epilogue: epilogue, scratch: scratch.baseAddress!) { tile, e in
-                                sgemmKernel6x16Indirect(kc: k, a: a, b: rowBase + oj, offsets: offsets, c: tile, ldc: 16, epilogue: e)
+                                sgemmKernel6x16Indirect(rows: rows, kc: k, a: a, b: rowBase + oj, offsets: offsets, c: tile, ldc: 16,
+                                                        epilogue: e)
                             }
                         }
                     }

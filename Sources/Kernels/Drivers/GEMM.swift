@@ -582,8 +582,8 @@ public enum GEMM {
                 }
                 if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
             }
-            runMicroKernel(kernel, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel, c: block + i * nr,
-                           ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            runMicroKernel(kernel, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
+                           c: block + i * nr, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
             i += mr
         }
         if isLast {
@@ -603,7 +603,7 @@ public enum GEMM {
         let nr = kernel.blocking.nr
         onScratchTile(mr: kernel.blocking.mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: cols, mode: mode,
                       epilogue: epilogue, scratch: scratch) { tile, e in
-            runMicroKernel(kernel, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            runMicroKernel(kernel, rows: rows, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
         }
     }
 
@@ -660,17 +660,18 @@ public enum GEMM {
 }
 
 extension GEMM {
-    /// The micro-kernel on a tile whose first `columns` columns matter (the rest of C's NR columns may
-    /// be left unwritten): the half-width MR × NR/2 kernel when there is one and `columns` ≤ NR/2 (a
-    /// last panel at most half used, B the first half of its NR-wide panel), else the full kernel.
-    /// Both store through the same per-vector arithmetic, so an element's value does not depend on it.
+    /// The micro-kernel on a scratch tile whose first `rows` rows and `columns` columns matter (the
+    /// rest may be left unwritten or written with anything): the half-width MR × NR/2 AVX-512 kernel
+    /// when `columns` ≤ NR/2 (a last panel at most half used, B the first half of its NR-wide panel),
+    /// the SIMD8 kernel's `rows` variant when `rows` < MR, else the full kernel. All of them store
+    /// through the same per-vector arithmetic, so an element's value does not depend on the choice.
     @inline(__always)
     static func runMicroKernel(
-        _ kernel: GEMMMicroKernel, columns: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        _ kernel: GEMMMicroKernel, rows: Int, columns: Int? = nil, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
     ) {
         #if TESSERA_AVX512
-        if kernel == .avx512_8x32 && columns <= kernel.blocking.nr / 2 {
+        if kernel == .avx512_8x32, let columns, columns <= kernel.blocking.nr / 2 {
             let (code, beta) = mode.codeAndBeta
             sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, alpha: alpha, mode: code,
                                   beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
@@ -678,6 +679,10 @@ extension GEMM {
             return
         }
         #endif
+        if kernel == .simd8_6x16 && rows < kernel.blocking.mr {
+            sgemmKernel6x16(rows: rows, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
+            return
+        }
         runMicroKernel(kernel, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
     }
 

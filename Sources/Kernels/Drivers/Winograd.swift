@@ -233,8 +233,9 @@ final class WinogradConvolution: @unchecked Sendable {
                         for p in p0..<p1 {
                             let a = u + k0 * paddedM + p * mr * depth
                             for tp in 0..<tilePanels {
-                                // A last panel at most half full (a 16-tile image) takes the half-width kernel.
-                                GEMM.runMicroKernel(kernel, columns: min(nr, count - tp * nr), kc: depth, a: a,
+                                // A last panel at most half full (a 16-tile image) takes the half-width kernel,
+                                // a last row panel of fewer than MR channels the SIMD8 kernel's rows variant.
+                                GEMM.runMicroKernel(kernel, rows: min(mr, o - p * mr), columns: min(nr, count - tp * nr), kc: depth, a: a,
                                                     b: vx + tp * cPad * nr + k0 * nr, c: mx + (p - p0) * mr * sp.ldm + tp * nr,
                                                     ldc: sp.ldm, alpha: 1, mode: mode, epilogue: nil)
                             }

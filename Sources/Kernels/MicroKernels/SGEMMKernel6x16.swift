@@ -66,6 +66,75 @@ func sgemmKernel6x16Indirect(
     acc.store(c, ldc, 1, .overwrite, epilogue)
 }
 
+/// The 6×16 kernels for a tile whose first `rows` (1…5) rows matter, the last panel of an M that 6
+/// does not divide: only those rows' FMAs run, where the zero-padded rows of A cost a whole 6-row
+/// pass (a 49-row transposed product's last panel of one row was a ninth of its kernel time; with
+/// this it takes 0.64 of a full call, Zen 3 profile: its 2 FMA chains wait on the FMA latency, and
+/// splitting K over more accumulators would change the sums). Each row accumulates exactly as in
+/// the full kernels, so its values are the same; all 6 rows are stored, the others from zero
+/// accumulators, so `c` is a scratch tile (`GEMM.onScratchTile`).
+@inline(never)
+func sgemmKernel6x16(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
+) {
+    switch rows {
+    case 1: packedRows(1, kc, a, b, c, ldc, alpha, mode, epilogue)
+    case 2: packedRows(2, kc, a, b, c, ldc, alpha, mode, epilogue)
+    case 3: packedRows(3, kc, a, b, c, ldc, alpha, mode, epilogue)
+    case 4: packedRows(4, kc, a, b, c, ldc, alpha, mode, epilogue)
+    default: packedRows(5, kc, a, b, c, ldc, alpha, mode, epilogue)
+    }
+}
+
+/// The loop of `sgemmKernel6x16(rows:…)` for a constant `rows` (a nested function was not inlined,
+/// and kept the row tests in its loop).
+@_transparent
+private func packedRows(
+    _ rows: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ alpha: Float, _ mode: KernelStoreMode, _ epilogue: KernelEpilogue?
+) {
+    var acc = Accumulators6x16()
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        acc.step(pa, load8(pb), load8(pb, 8), rows: rows)
+        pa += 6
+        pb += 16
+    }
+    acc.store(c, ldc, alpha, mode, epilogue)
+}
+
+/// `sgemmKernel6x16Indirect` for the first `rows` (1…5) rows of a tile; see `sgemmKernel6x16(rows:…)`.
+@inline(never)
+func sgemmKernel6x16Indirect(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: KernelEpilogue?
+) {
+    switch rows {
+    case 1: indirectRows(1, kc, a, b, offsets, c, ldc, epilogue)
+    case 2: indirectRows(2, kc, a, b, offsets, c, ldc, epilogue)
+    case 3: indirectRows(3, kc, a, b, offsets, c, ldc, epilogue)
+    case 4: indirectRows(4, kc, a, b, offsets, c, ldc, epilogue)
+    default: indirectRows(5, kc, a, b, offsets, c, ldc, epilogue)
+    }
+}
+
+/// The loop of `sgemmKernel6x16Indirect(rows:…)` for a constant `rows`.
+@_transparent
+private func indirectRows(
+    _ rows: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ offsets: UnsafePointer<Int32>,
+    _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: KernelEpilogue?
+) {
+    var acc = Accumulators6x16()
+    var pa = a
+    for q in 0..<kc {
+        let pb = b + Int(offsets[q])
+        acc.step(pa, load8(pb), load8(pb, 8), rows: rows)
+        pa += 6
+    }
+    acc.store(c, ldc, 1, .overwrite, epilogue)
+}
+
 /// The 6×16 tile of accumulators, twelve SIMD8 values that live in ymm registers.
 private struct Accumulators6x16 {
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
@@ -74,17 +143,27 @@ private struct Accumulators6x16 {
 
     /// One k step: rows 0..<6 of A (`pa`) times the 16 floats `b0`, `b1` of B.
     @inline(__always)
-    mutating func step(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) {
+    mutating func step(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) { step(pa, b0, b1, rows: 6) }
+
+    /// One k step for the first `rows` rows only (a constant after inlining, so the tests fold away);
+    /// the other accumulators are left as they are.
+    @inline(__always)
+    mutating func step(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>, rows: Int) {
         var ai = SIMD8<Float>(repeating: pa[0])
         c00 = madd(c00, ai, b0); c01 = madd(c01, ai, b1)
+        if rows < 2 { return }
         ai = SIMD8<Float>(repeating: pa[1])
         c10 = madd(c10, ai, b0); c11 = madd(c11, ai, b1)
+        if rows < 3 { return }
         ai = SIMD8<Float>(repeating: pa[2])
         c20 = madd(c20, ai, b0); c21 = madd(c21, ai, b1)
+        if rows < 4 { return }
         ai = SIMD8<Float>(repeating: pa[3])
         c30 = madd(c30, ai, b0); c31 = madd(c31, ai, b1)
+        if rows < 5 { return }
         ai = SIMD8<Float>(repeating: pa[4])
         c40 = madd(c40, ai, b0); c41 = madd(c41, ai, b1)
+        if rows < 6 { return }
         ai = SIMD8<Float>(repeating: pa[5])
         c50 = madd(c50, ai, b0); c51 = madd(c51, ai, b1)
     }
