@@ -194,7 +194,7 @@ public enum Pooling {
                         return
                     }
                     #endif
-                    for p in p0..<p1 { yp[p] = sumFloats(xp + p * plane, count: plane) / Float(plane) }
+                    planeMeans(xp + p0 * plane, planeSize: plane, planes: p1 - p0, yp + p0)
                 }
             }
         }
@@ -235,22 +235,6 @@ public enum Pooling {
     }
 }
 
-/// Σ p[0..<count] with four SIMD8 accumulators in a fixed order.
-@inline(never)
-func sumFloats(_ p: UnsafePointer<Float>, count: Int) -> Float {
-    var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
-    var i = 0
-    while i + 32 <= count {
-        s0 += load8(p, i); s1 += load8(p, i + 8); s2 += load8(p, i + 16); s3 += load8(p, i + 24)
-        i += 32
-    }
-    while i + 8 <= count { s0 += load8(p, i); i += 8 }
-    var s = ((s0 + s1) + (s2 + s3)).sum()
-    while i < count { s += p[i]; i += 1 }
-    return s
-}
-
-
 /// The kernel a pooling call runs, chosen from the geometry and the CPU: `Pooling.maxPool2d` and
 /// `avgPool2d` dispatch on it, and Bench reports it.
 public enum PoolKernel: String, Sendable {
@@ -275,7 +259,7 @@ public enum PoolKernel: String, Sendable {
     /// Any other average window: SIMD8 over output columns.
     case avgGeneric = "avg, any window, SIMD8 strided"
     /// Global average: per plane, SIMD16 sums and a tree reduction on AVX-512, else SIMD8.
-    case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums"
+    case globalAverage = "global average, per-plane SIMD16 (AVX-512) or SIMD8 sums (8 planes per horizontal sum)"
 
     static func is3x3s2(_ d: Pool2DDescriptor) -> Bool {
         let p = d.padding
