@@ -344,7 +344,7 @@ func maxPool2x2Indices4(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, 
 @inline(never)
 func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
                        oh: Int, ow: Int, top: Int, left: Int) {
-    let width = w + 48
+    let width = w + 48, quietNaNBits = SIMD8<Float>(repeating: .nan).bits
     withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
         let t = buffer.baseAddress!   // t[1 + j]: column j's max over the window's rows
         t.initialize(repeating: -.infinity, count: width)
@@ -353,14 +353,15 @@ func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
             let a = x + r0 * w
             var j = 0
             while j + 8 <= w {
-                var v = load8(a, j), nan = v .!= v
+                // The NaN lanes are gathered as lane bits: a mask carried across the loop as a SIMDMask
+                // compiled to lane-by-lane packing and unpacking (a third of this function's samples).
+                var v = load8(a, j), nan = (v .!= v)._storage
                 for r in 1..<rows {
                     let u = load8(a + r * w, j)
                     v.replace(with: u, where: u .> v)
-                    nan = nan .| (u .!= u)
+                    nan |= (u .!= u)._storage
                 }
-                v.replace(with: .nan, where: nan)
-                store8(v, t + 1, j)
+                store8(SIMD8<Float>(bits: (v.bits & ~nan) | (quietNaNBits & nan)), t + 1, j)
                 j += 8
             }
             while j < w {
