@@ -143,16 +143,24 @@ func sgdKernel(
 /// Σ p[i], in a fixed order (four SIMD8 accumulators, then the tail), so the sum is reproducible.
 @inline(never)
 func sumKernel(_ p: UnsafePointer<Float>, count: Int) -> Float {
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    let whole = count / 8 * 8
+    var total = vectorSum8(p, whole: whole).sum()
+    for i in whole..<count { total += p[i] }
+    return total
+}
+
+/// Σ over the first `whole` floats (a multiple of 8) in four SIMD8 accumulators, as one SIMD8:
+/// the vector part of `sumKernel` and of `planeMeans`.
+@inline(__always)
+func vectorSum8(_ p: UnsafePointer<Float>, whole: Int) -> SIMD8<Float> {
+    var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
     var i = 0
-    while i + 32 <= count {
-        a0 += load8(p, i); a1 += load8(p, i + 8); a2 += load8(p, i + 16); a3 += load8(p, i + 24)
+    while i + 32 <= whole {
+        s0 += load8(p, i); s1 += load8(p, i + 8); s2 += load8(p, i + 16); s3 += load8(p, i + 24)
         i += 32
     }
-    while i + 8 <= count { a0 += load8(p, i); i += 8 }
-    var total = ((a0 + a1) + (a2 + a3)).sum()
-    while i < count { total += p[i]; i += 1 }
-    return total
+    while i < whole { s0 += load8(p, i); i += 8 }
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// p[i] += q[i].

@@ -304,8 +304,8 @@ func maxPool2x2Indices8(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, 
         // `maxWins` as lane bits: strictly larger, or the first NaN (all ones where v wins).
         let b = SIMD8<Float>(bits: best)
         let m = (v .> b)._storage | ((v .!= v)._storage & (b .== b)._storage)
-        best = (v.bits & m) | (best & ~m)
-        offset = (SIMD8(repeating: candidate) & m) | (offset & ~m)
+        best = bitSelect(m, v.bits, best)
+        offset = bitSelect(m, SIMD8(repeating: candidate), offset)
     }
     step(p01, 1)
     step(p10, Int32(w))
@@ -319,6 +319,11 @@ extension SIMD8<Float> {
     /// Lanes from bit patterns.
     @inline(__always) init(bits: SIMD8<Int32>) { self = unsafeBitCast(bits, to: SIMD8<Float>.self) }
 }
+
+/// `a` where the lane bits `mask` are all ones, else `b`: a select through `&`, `|`, `~`, for masks
+/// kept as lane bits (`SIMDMask._storage`; see `perf/codegen.md`).
+@inline(__always)
+func bitSelect(_ mask: SIMD8<Int32>, _ a: SIMD8<Int32>, _ b: SIMD8<Int32>) -> SIMD8<Int32> { (a & mask) | (b & ~mask) }
 
 /// `maxPool2x2Indices8` for 4 outputs, from 8 floats of each row.
 @inline(__always)
@@ -361,7 +366,7 @@ func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
                     v.replace(with: u, where: u .> v)
                     nan |= (u .!= u)._storage
                 }
-                store8(SIMD8<Float>(bits: (v.bits & ~nan) | (quietNaNBits & nan)), t + 1, j)
+                store8(SIMD8<Float>(bits: bitSelect(nan, quietNaNBits, v.bits)), t + 1, j)
                 j += 8
             }
             while j < w {
@@ -493,7 +498,7 @@ func avgPoolPlane(
 }
 
 /// y[p] = (Σ of plane p) / planeSize for `planes` contiguous planes (global average pooling, SIMD8):
-/// per plane, four SIMD8 accumulators over its whole vectors; then the horizontal sums of 8 planes
+/// per plane, `vectorSum8` over its whole vectors; then the horizontal sums of 8 planes
 /// at once (two rounds of pair sums, `laneEvens` + `laneOdds`, and one of halves), and the planes'
 /// last floats added a column at a time across the 8 planes. Each lane only ever adds its own
 /// plane's values, so the order of the additions depends on `planeSize` alone, not on which planes
@@ -505,14 +510,14 @@ func planeMeans(_ x: UnsafePointer<Float>, planeSize n: Int, planes: Int, _ y: U
     var p = 0
     while p < planes {
         let g = min(8, planes - p), base = x + p * n
-        let v0 = planeVectorSum(base, whole: whole)
-        let v1 = g > 1 ? planeVectorSum(base + n, whole: whole) : SIMD8()
-        let v2 = g > 2 ? planeVectorSum(base + 2 * n, whole: whole) : SIMD8()
-        let v3 = g > 3 ? planeVectorSum(base + 3 * n, whole: whole) : SIMD8()
-        let v4 = g > 4 ? planeVectorSum(base + 4 * n, whole: whole) : SIMD8()
-        let v5 = g > 5 ? planeVectorSum(base + 5 * n, whole: whole) : SIMD8()
-        let v6 = g > 6 ? planeVectorSum(base + 6 * n, whole: whole) : SIMD8()
-        let v7 = g > 7 ? planeVectorSum(base + 7 * n, whole: whole) : SIMD8()
+        let v0 = vectorSum8(base, whole: whole)
+        let v1 = g > 1 ? vectorSum8(base + n, whole: whole) : SIMD8()
+        let v2 = g > 2 ? vectorSum8(base + 2 * n, whole: whole) : SIMD8()
+        let v3 = g > 3 ? vectorSum8(base + 3 * n, whole: whole) : SIMD8()
+        let v4 = g > 4 ? vectorSum8(base + 4 * n, whole: whole) : SIMD8()
+        let v5 = g > 5 ? vectorSum8(base + 5 * n, whole: whole) : SIMD8()
+        let v6 = g > 6 ? vectorSum8(base + 6 * n, whole: whole) : SIMD8()
+        let v7 = g > 7 ? vectorSum8(base + 7 * n, whole: whole) : SIMD8()
         // Lanes (v0 v1 v2 v3 | v0 v1 v2 v3) of four-float sums, then the halves added: one sum per plane.
         let f0 = pairSums(pairSums(v0, v1), pairSums(v2, v3)), f1 = pairSums(pairSums(v4, v5), pairSums(v6, v7))
         var sums = SIMD8(lowHalf: f0.lowHalf + f0.highHalf, highHalf: f1.lowHalf + f1.highHalf)
@@ -525,19 +530,6 @@ func planeMeans(_ x: UnsafePointer<Float>, planeSize n: Int, planes: Int, _ y: U
         if g == 8 { store8(means, y, p) } else { for j in 0..<g { y[p + j] = means[j] } }
         p += 8
     }
-}
-
-/// Σ over a plane's first `whole` floats (a multiple of 8) in four SIMD8 accumulators, as one SIMD8.
-@inline(__always)
-private func planeVectorSum(_ p: UnsafePointer<Float>, whole: Int) -> SIMD8<Float> {
-    var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
-    var i = 0
-    while i + 32 <= whole {
-        s0 += load8(p, i); s1 += load8(p, i + 8); s2 += load8(p, i + 16); s3 += load8(p, i + 24)
-        i += 32
-    }
-    while i < whole { s0 += load8(p, i); i += 8 }
-    return (s0 + s1) + (s2 + s3)
 }
 
 /// (a0+a1, a2+a3, b0+b1, b2+b3, a4+a5, a6+a7, b4+b5, b6+b7): what `vhaddps` computes.
