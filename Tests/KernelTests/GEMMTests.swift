@@ -161,7 +161,10 @@ final class GEMMTests: XCTestCase {
                       Case(m: 2000, n: 40, k: 700, beta: 1, biasAxis: .column),          // transposed, tiles to C in the region
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
-                      Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true)]
+                      Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),
+                      // One row tile of 8 column tiles: 5 workers round the columns up to 10 (not the rows to 5,
+                      // which would share the packed B).
+                      Case(m: 80, n: 1280, k: 300, beta: 0.5, biasAxis: .column, relu: true)]
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel
             for t in shapes {
