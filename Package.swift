@@ -78,11 +78,13 @@ let package = Package(
             dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "Layers", "Datasets"],
             swiftSettings: settings
         ),
+        // Test support: counts the calling thread's heap allocations (the steady-state tests).
+        .target(name: "MallocCounter", path: "Tests/MallocCounter"),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"], swiftSettings: settings),
         .testTarget(name: "ReferenceTests", dependencies: ["TesseraCore", "Reference"], swiftSettings: settings),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference"],
+            dependencies: ["TesseraCore", "Scheduler", "Kernels", "Reference", "MallocCounter"],
             swiftSettings: settings
         ),
         .testTarget(

@@ -56,7 +56,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     private var bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
-    private let tapOffsetCache = Locked<(key: [Int], table: [Int32])?>(nil)
+    private let tapOffsetCache = Locked<(height: Int, width: Int, table: [Int32])?>(nil)
     /// gemm-1x1 on images of few pixels runs transposed, Yᵀ = Xᵀ·Wᵀ, on Wᵀ packed as the B operand
     /// (one per group), built on the first such call: the output channels then fill the micro-kernel's
     /// 32-wide axis instead of 49 pixels filling 64 (ResNet's 7×7 stage).
@@ -240,6 +240,31 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// y = conv(x) + bias (then ReLU if the plan fuses it). `x` is N×C×H×W.
     public func forward(_ x: Tensor, threads: Int? = nil) throws -> Tensor {
         let g = try ConvGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Conv2DPlan.forward")
+        // Every output is written (β = 0 in every path), so the output skips the zero fill.
+        return try Tensor(shape: g.outputShape) { yb in try run(x, g, y: yb.baseAddress!, threads: threads) }
+    }
+
+    /// `forward` into an existing output tensor of the output shape, which it overwrites: a call in a
+    /// steady state (an input size the plan has run before, `y` not shared) on one thread allocates
+    /// nothing on the heap; a parallel region allocates 4 small blocks, 3 of them inside
+    /// `concurrentPerform` (README "Threads"). Throws, writing nothing, if `y` has another shape.
+    ///
+    /// ```swift
+    /// var y = try Tensor(shape: [1, 64, 56, 56])
+    /// for x in images { try plan.forward(x, into: &y) }   // reuses y's buffer every call
+    /// ```
+    public func forward(_ x: Tensor, into y: inout Tensor, threads: Int? = nil) throws {
+        let g = try ConvGeometry(inputShape: x.shape, descriptor: descriptor, operation: "Conv2DPlan.forward(into:)")
+        let s = y.shape
+        guard s.count == 4, s[0] == g.batch, s[1] == g.outChannels, s[2] == g.outHeight, s[3] == g.outWidth else {
+            throw TesseraError.invalidShape(operation: "Conv2DPlan.forward(into:)", shape: s,
+                                            expected: "the output shape \(g.outputShape) for input \(x.shape)")
+        }
+        try y.withUnsafeMutableBufferPointer { yb in try run(x, g, y: yb.baseAddress!, threads: threads) }
+    }
+
+    /// The convolution of `x` (geometry `g`) into the N×O×OH×OW buffer at `y`, every element written.
+    private func run(_ x: Tensor, _ g: ConvGeometry, y yOut: UnsafeMutablePointer<Float>, threads: Int?) throws {
         let pixels = g.outHeight * g.outWidth
         let og = g.groupOutChannels, cg = g.groupInChannels, k = g.reductionLength
         let algorithm = resolvedAlgorithm(g)
@@ -247,49 +272,47 @@ public final class Conv2DPlan: @unchecked Sendable {
         let hasBias = bias != nil
         let winograd = algorithm.winogradTransform.map { winogradConvolution($0) }
         if winograd == nil { refreshGEMMPacking() }
-        // Every output is written (β = 0 in every path), so the output skips the zero fill.
-        return try Tensor(shape: g.outputShape) { yb in
-            try x.withUnsafeBufferPointer { xb in
-                try biasOrZeros.withUnsafeBufferPointer { bb in
-                    if let winograd {
-                        winograd.forward(xb.baseAddress!, g, bias: hasBias ? bb.baseAddress! : nil, relu: relu,
-                                         y: yb.baseAddress!, threads: threads)
-                        return
+        let yb = UnsafeMutableBufferPointer(start: yOut, count: g.batch * g.outChannels * pixels)
+        try x.withUnsafeBufferPointer { xb in
+            try biasOrZeros.withUnsafeBufferPointer { bb in
+                if let winograd {
+                    winograd.forward(xb.baseAddress!, g, bias: hasBias ? bb.baseAddress! : nil, relu: relu,
+                                     y: yb.baseAddress!, threads: threads)
+                    return
+                }
+                if algorithm == .directIndirect {
+                    // One call covers the whole batch (one group).
+                    let offsets = directTapOffsets(g)
+                    offsets.withUnsafeBufferPointer { ob in
+                        DirectConvolution.forward(xb.baseAddress!, g, weights: packedWeights[0], offsets: ob.baseAddress!,
+                                                  bias: hasBias ? bb.baseAddress! : nil, relu: relu,
+                                                  y: yb.baseAddress!, threads: threads)
                     }
-                    if algorithm == .directIndirect {
-                        // One call covers the whole batch (one group).
-                        let offsets = directTapOffsets(g)
-                        offsets.withUnsafeBufferPointer { ob in
-                            DirectConvolution.forward(xb.baseAddress!, g, weights: packedWeights[0], offsets: ob.baseAddress!,
-                                                      bias: hasBias ? bb.baseAddress! : nil, relu: relu,
-                                                      y: yb.baseAddress!, threads: threads)
-                        }
-                        return
-                    }
-                    try Workspace.withScratch(count: materialize ? k * pixels : 1) { cols in
-                        for n in 0..<g.batch {
-                            for grp in 0..<g.groups {
-                                let xImage = xb.baseAddress! + (n * g.inChannels + grp * cg) * g.inHeight * g.inWidth
-                                let out = UnsafeMutableBufferPointer(rebasing: yb[((n * g.outChannels + grp * og) * pixels)...].prefix(og * pixels))
-                                let epilogue = GEMMEpilogue(
-                                    bias: hasBias ? UnsafeBufferPointer(rebasing: bb[(grp * og)..<((grp + 1) * og)]) : nil,
-                                    biasAxis: hasBias ? .row : .none, relu: relu)
-                                let weights = packedWeights[grp]
-                                if algorithm == .implicitGEMM {
-                                    GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
-                                                    0, out.baseAddress!, pixels, epilogue, threads, blocking: weights.blocking) { p0, kc, n0, nc, nr, dst in
-                                        packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
-                                    }
-                                } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels) {
-                                    forwardTransposed1x1(xImage, group: grp, pixels: pixels, weights: weights,
-                                                         epilogue: epilogue, y: out.baseAddress!, threads: threads)
-                                } else {
-                                    // gemm-1x1 reads the image as B; im2col-gemm expands it first.
-                                    if materialize { im2col(xImage, channels: cg, g, into: cols, threads: threads) }
-                                    let b = UnsafeBufferPointer(start: materialize ? UnsafePointer(cols) : xImage, count: k * pixels)
-                                    try GEMM.sgemm(packedA: weights, n: pixels, b: b, ldb: pixels,
-                                                   c: out, ldc: pixels, epilogue: epilogue, threads: threads)
+                    return
+                }
+                try Workspace.withScratch(count: materialize ? k * pixels : 1) { cols in
+                    for n in 0..<g.batch {
+                        for grp in 0..<g.groups {
+                            let xImage = xb.baseAddress! + (n * g.inChannels + grp * cg) * g.inHeight * g.inWidth
+                            let out = UnsafeMutableBufferPointer(rebasing: yb[((n * g.outChannels + grp * og) * pixels)...].prefix(og * pixels))
+                            let epilogue = GEMMEpilogue(
+                                bias: hasBias ? UnsafeBufferPointer(rebasing: bb[(grp * og)..<((grp + 1) * og)]) : nil,
+                                biasAxis: hasBias ? .row : .none, relu: relu)
+                            let weights = packedWeights[grp]
+                            if algorithm == .implicitGEMM {
+                                GEMM.packedGEMM(weights.microKernel, og, pixels, k, 1, weights.storage, weights.paddedM,
+                                                0, out.baseAddress!, pixels, epilogue, threads, blocking: weights.blocking) { p0, kc, n0, nc, nr, dst in
+                                    packIm2colPanels(xImage, g, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst)
                                 }
+                            } else if !materialize && GEMM.prefersTransposed(m: og, n: pixels) {
+                                forwardTransposed1x1(xImage, group: grp, pixels: pixels, weights: weights,
+                                                     epilogue: epilogue, y: out.baseAddress!, threads: threads)
+                            } else {
+                                // gemm-1x1 reads the image as B; im2col-gemm expands it first.
+                                if materialize { im2col(xImage, channels: cg, g, into: cols, threads: threads) }
+                                let b = UnsafeBufferPointer(start: materialize ? UnsafePointer(cols) : xImage, count: k * pixels)
+                                try GEMM.sgemm(packedA: weights, n: pixels, b: b, ldb: pixels,
+                                               c: out, ldc: pixels, epilogue: epilogue, threads: threads)
                             }
                         }
                     }
@@ -337,11 +360,10 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The direct path's tap-offset table for this input size, built once and reused while the
     /// input size stays the same (the usual case: a layer sees one image size).
     private func directTapOffsets(_ g: ConvGeometry) -> [Int32] {
-        let key = [g.inHeight, g.inWidth]
-        return tapOffsetCache.withLock { cache in
-            if let cache, cache.key == key { return cache.table }
+        tapOffsetCache.withLock { cache in
+            if let cache, cache.height == g.inHeight, cache.width == g.inWidth { return cache.table }
             let table = DirectConvolution.tapOffsets(g)
-            cache = (key, table)
+            cache = (g.inHeight, g.inWidth, table)
             return table
         }
     }

@@ -134,7 +134,8 @@ final class PackedMatrixB: @unchecked Sendable {
         for tj in 0..<columnTiles {
             let (n0, tileN) = tiling.columns(tj)
             for p0 in stride(from: 0, to: k, by: blocking.kc) {
-                GEMM.packTileB(blocking, GEMM.rowMajorPacker(transpose, b, ldb), p0: p0, k: k, n0: n0, tileN: tileN, dst: tile(tj))
+                GEMM.packTileB(blocking, { Packing.packB(transpose, b, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) },
+                               p0: p0, k: k, n0: n0, tileN: tileN, dst: tile(tj))
             }
         }
     }
@@ -189,7 +190,7 @@ public enum GEMM {
             // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
             let packA = packingTilesA(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
             packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, blocking: blocking,
-                       packA: packA, packB: rowMajorPacker(transB, b0, ldb))
+                       packA: packA) { Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
         }
     }
 
@@ -204,7 +205,7 @@ public enum GEMM {
         try validate(operand: "B", trans: transB, rows: k, cols: n, buffer: b.count, ld: ldb)
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
         packedGEMM(packedA.microKernel, m, n, k, alpha, packedA.storage, packedA.paddedM, beta, c.baseAddress!, ldc, epilogue,
-                   threads, blocking: packedA.blocking, packB: rowMajorPacker(transB, b.baseAddress!, ldb))
+                   threads, blocking: packedA.blocking) { Packing.packB(transB, b.baseAddress!, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
     }
 
     // MARK: - Validation
@@ -275,7 +276,7 @@ public enum GEMM {
                     combine(tt + i * n + j0, cols: tRows.count, row: i, col0: j0, alpha: alpha, beta: beta,
                             c: c + i * ldc + j0, epilogue: epilogue)
                 }
-            }, packB: rowMajorPacker(flippedA, a, lda))
+            }) { Packing.packB(flippedA, a, lda, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
         }
     }
 
@@ -313,16 +314,32 @@ public enum GEMM {
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
         dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
     ) -> PackingTilesA {
-        let kc = blocking.kc, mc = blocking.mc
-        let kBlocks = (k + kc - 1) / kc, mBlocks = (m + mc - 1) / mc
-        return PackingTilesA(tiles: kBlocks * mBlocks, pack: { t in
+        PackingTilesA(trans: trans, a: a, lda: lda, m: m, k: k, paddedM: paddedM, dst: dst, blocking: blocking)
+    }
+
+    /// op(A)'s packing for a GEMM region to run: as `tiles` tiles of its own (`pack(t)`), or row range
+    /// by row range (`packRows(r0, r1)`, whole MR panels) by the product tiles that use those rows.
+    /// A plain value, not closures: a steady-state GEMM allocates nothing for it.
+    struct PackingTilesA {
+        let trans: Transpose, a: UnsafePointer<Float>, lda: Int, m: Int, k: Int, paddedM: Int
+        let dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
+        var kBlocks: Int { (k + blocking.kc - 1) / blocking.kc }
+        var mBlocks: Int { (m + blocking.mc - 1) / blocking.mc }
+        var tiles: Int { kBlocks * mBlocks }
+
+        /// Packs tile `t`: one MC block of rows of one KC block.
+        func pack(_ t: Int) {
+            let kc = blocking.kc, mc = blocking.mc
             let pb = t / mBlocks, ib = t % mBlocks
             let p0 = pb * kc, i0 = ib * mc
             let depth = min(kc, k - p0)
             Packing.packA(trans, a, lda, m0: i0, mc: min(mc, m - i0), p0: p0, kc: depth, mr: blocking.mr,
                           dst: dst + p0 * paddedM + i0 * depth)
-        }, packRows: { r0, r1 in
-            // Rows r0..<r1 (whole MR panels) of every K block, split where they cross an MC block.
+        }
+
+        /// Packs rows r0..<r1 (whole MR panels) of every K block, split where they cross an MC block.
+        func packRows(_ r0: Int, _ r1: Int) {
+            let kc = blocking.kc, mc = blocking.mc
             for p0 in stride(from: 0, to: k, by: kc) {
                 let depth = min(kc, k - p0)
                 var i = r0
@@ -333,15 +350,7 @@ public enum GEMM {
                     i = i0 + mc
                 }
             }
-        })
-    }
-
-    /// op(A)'s packing for a GEMM region to run: as `tiles` tiles of its own (`pack(t)`), or row range
-    /// by row range (`packRows(r0, r1)`, whole MR panels) by the product tiles that use those rows.
-    struct PackingTilesA {
-        let tiles: Int
-        let pack: (Int) -> Void
-        let packRows: (Int, Int) -> Void
+        }
     }
 
     /// Packs op(B)[p0..<p0+kc, n0..<n0+nc] into ⌈nc/NR⌉ zero-padded NR-column panels at `dst`.
@@ -349,10 +358,6 @@ public enum GEMM {
     /// straight from the image (implicit GEMM) instead of materializing it.
     typealias BPacker = (_ p0: Int, _ kc: Int, _ n0: Int, _ nc: Int, _ nr: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
 
-    /// The packer of a row-major op(B) with leading dimension `ldb` (`Packing.packB`).
-    static func rowMajorPacker(_ trans: Transpose, _ b: UnsafePointer<Float>, _ ldb: Int) -> BPacker {
-        { p0, kc, n0, nc, nr, dst in Packing.packB(trans, b, ldb, p0: p0, kc: kc, n0: n0, nc: nc, nr: nr, dst: dst) }
-    }
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
@@ -364,7 +369,7 @@ public enum GEMM {
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
         blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
-        finishTile: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil, packB: BPacker
+        finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
         precondition(prepackedB == nil || blocking.kc == kernel.blocking.kc, "PackedMatrixB is packed with the kernel's KC")
@@ -449,7 +454,7 @@ public enum GEMM {
                             p0 = p1
                         }
                     }
-                    finishTile?(m0..<(m0 + tileM), n0..<(n0 + tileN))
+                    finishTile(m0..<(m0 + tileM), n0..<(n0 + tileN))
                 }
                 g0 += tilesInGroup
             }
