@@ -20,6 +20,9 @@ final class GEMMTests: XCTestCase {
 
     override func tearDown() { GEMMMicroKernel.active = GEMMMicroKernel.best }
 
+    /// Reference results (C and Σ|a·b| per element) by case and seed, for this test method's runs.
+    private var references: [String: ([Float], [Float])] = [:]
+
     /// Runs one case with every supported micro-kernel; returns C from the last one.
     @discardableResult
     func run(_ t: Case, threads: Int? = nil, seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) throws -> [Float] {
@@ -45,11 +48,18 @@ final class GEMMTests: XCTestCase {
         let guardCount = 32
         var cInit = [Float](repeating: Self.guardValue, count: t.m * ldc + 2 * guardCount)
         for i in 0..<t.m { for j in 0..<t.n { cInit[guardCount + i * ldc + j] = t.beta == 0 ? .nan : g.nextFloat(in: -1, 1) } }
-        var cRef = [Float](repeating: 0, count: t.m * ldc)
-        for i in 0..<t.m { for j in 0..<t.n { cRef[i * ldc + j] = cInit[guardCount + i * ldc + j] } }
-        let magnitude = Reference.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                                       a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: &cRef, ldc: ldc,
-                                       bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
+        // The reference depends on the case and seed only: computed once, reused for every kernel and
+        // thread count (it was most of this suite's time under ThreadSanitizer).
+        let key = "\(t) \(seed)"
+        if references[key] == nil {
+            var cRef = [Float](repeating: 0, count: t.m * ldc)
+            for i in 0..<t.m { for j in 0..<t.n { cRef[i * ldc + j] = cInit[guardCount + i * ldc + j] } }
+            let magnitude = Reference.gemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                           a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: &cRef, ldc: ldc,
+                                           bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
+            references[key] = (cRef, magnitude)
+        }
+        let (cRef, magnitude) = references[key]!
         var c = cInit
         try a.withUnsafeBufferPointer { a in
             try b.withUnsafeBufferPointer { b in
