@@ -58,7 +58,7 @@ let package = Package(
         // The concurrentPerform work scheduler.
         .target(name: "Scheduler", dependencies: ["CPUHints"], swiftSettings: settings),
         // AVX-512 micro-kernels, compiled for x86-64-v4 and dispatched to at run time.
-        .target(name: "KernelsAVX512", swiftSettings: avx512SwiftSettings),
+        .target(name: "KernelsAVX512", dependencies: ["CPUHints"], swiftSettings: avx512SwiftSettings),
         // SIMD8 micro-kernels, the driver loops, block sizes and kernel choice.
         .target(
             name: "Kernels", dependencies: ["TesseraCore", "Scheduler", "KernelsAVX512", "CPUHints"],

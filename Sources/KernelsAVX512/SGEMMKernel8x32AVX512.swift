@@ -3,6 +3,7 @@
 // features, so the package still runs on AVX2-only CPUs (README "Code generation").
 // SIMD16<Float> is one zmm register. Entry points take only plain values and pointers, so that
 // no type crosses between modules compiled for different CPUs.
+import CPUHints
 
 @inline(__always)
 private func load16(_ p: UnsafePointer<Float>, _ i: Int = 0) -> SIMD16<Float> {
@@ -33,14 +34,24 @@ public func sgemmKernel8x32AVX512(
 /// The 8×32 kernel with B read straight from an image instead of a packed panel (indirect GEMM for
 /// direct convolution): step k loads 32 floats at `b + offsets[k]`, the k-th tap (channel, kernel
 /// row, kernel column) of 32 consecutive output pixels in a padded input. Same store modes as
-/// `sgemmKernel8x32AVX512`.
+/// `sgemmKernel8x32AVX512`. With `prefetchDistance` d > 0, step k also prefetches the first and last
+/// line of step k + d's 32 floats (not in the last d steps): the taps walk channel planes and rows,
+/// a pattern the hardware prefetchers do not follow.
 @inline(never)
 public func sgemmKernel8x32AVX512Indirect(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, offsets: UnsafePointer<Int32>,
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
-    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool,
+    prefetchDistance: Int = 0
 ) {
-    kernel8x32(kc: kc, a: a, bStep: { b + Int(offsets[$0]) }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+    kernel8x32(kc: kc, a: a, bStep: { k in
+        if prefetchDistance > 0 && k &+ prefetchDistance < kc {
+            let ahead = b + Int(offsets[k &+ prefetchDistance])
+            tessera_prefetch_read(ahead)
+            tessera_prefetch_read(ahead + 31)
+        }
+        return b + Int(offsets[k])
+    }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 

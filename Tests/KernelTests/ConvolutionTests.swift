@@ -77,6 +77,10 @@ final class ConvolutionTests: XCTestCase {
             ([1, 5, 7, 67], .init(inChannels: 5, outChannels: 8, kernel: 3, stride: 2, padding: 1), true, true),
             ([1, 2, 8, 110], .init(inChannels: 2, outChannels: 8, kernelHeight: 2, kernelWidth: 3, strideHeight: 1,
                                    strideWidth: 3, padding: .init(top: 1, bottom: 0, left: 0, right: 2), dilationWidth: 2), true, true),
+            // Padded rows of ≥ 128 floats: the AVX-512 kernel prefetches 32 taps ahead, in two K blocks
+            // (K = 360) whose last 32 steps do not; and a 7×7/2 on rows of 250 (two phases of 128).
+            ([1, 40, 5, 130], .init(inChannels: 40, outChannels: 16, kernel: 3, padding: 1), true, false),
+            ([1, 3, 7, 250], .init(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3), true, true),
             // SIMD8 only: 10 channels (a last panel of 4), rows of 20 (one tile and one moved back).
             ([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), false, true),
         ]
