@@ -344,7 +344,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         Workspace.withScratch(count: paddedPixels * k + pixels * og) { scratch in
             let t = scratch + paddedPixels * k
             // Xᵀ is packed by the first tiles of the product's own region.
-            let packA = GEMM.packingTilesA(.transpose, x, pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking)
+            let packA = GEMM.PackingTilesA(trans: .transpose, a: x, lda: pixels, m: pixels, k: k, paddedM: paddedPixels, dst: scratch, blocking: blocking)
             let columnBias = GEMMEpilogue(bias: epilogue.bias, biasAxis: epilogue.bias == nil ? .none : .column, relu: epilogue.relu)
             // Each tile of Yᵀ goes to Y in the same region, as soon as it is computed.
             GEMM.packedGEMM(kernel, pixels, og, k, 1, scratch, paddedPixels, 0, t, og, columnBias, threads, prepackedB: wt,

@@ -188,7 +188,7 @@ public enum GEMM {
         let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedM * k) { packed in
             // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
-            let packA = packingTilesA(transA, a0, lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
+            let packA = PackingTilesA(trans: transA, a: a0, lda: lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
             packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, blocking: blocking,
                        packA: packA) { Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
         }
@@ -261,7 +261,7 @@ public enum GEMM {
         let flippedA: Transpose = transA == .none ? .transpose : .none
         Workspace.withScratch(count: paddedN * k + 2 * n * m) { scratch in
             let t = scratch + paddedN * k, tt = t + n * m
-            let packA = packingTilesA(flippedB, b, ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
+            let packA = PackingTilesA(trans: flippedB, a: b, lda: ldb, m: n, k: k, paddedM: paddedN, dst: scratch, blocking: blocking)
             // Each tile of T, once computed, goes to C in the same region: its block of Tᵀ through 8×8
             // register transposes (a column of T read element by element, m floats apart, cost a quarter
             // of the GEMM at M = 2048), then C row by row. (After the region, on one thread, this was
@@ -305,21 +305,14 @@ public enum GEMM {
         _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
         dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking, threads: Int?
     ) {
-        let packA = packingTilesA(trans, a, lda, m: m, k: k, paddedM: paddedM, dst: dst, blocking: blocking)
+        let packA = PackingTilesA(trans: trans, a: a, lda: lda, m: m, k: k, paddedM: paddedM, dst: dst, blocking: blocking)
         Scheduler.parallelFor(tiles: packA.tiles, work: Double(m * k) * packingWorkPerElement, threads: threads, packA.pack)
     }
 
-    /// `packAll` as tiles (one per KC block × MC block) for a region to run: `pack(t)` packs tile t.
-    static func packingTilesA(
-        _ trans: Transpose, _ a: UnsafePointer<Float>, _ lda: Int, m: Int, k: Int, paddedM: Int,
-        dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
-    ) -> PackingTilesA {
-        PackingTilesA(trans: trans, a: a, lda: lda, m: m, k: k, paddedM: paddedM, dst: dst, blocking: blocking)
-    }
-
-    /// op(A)'s packing for a GEMM region to run: as `tiles` tiles of its own (`pack(t)`), or row range
-    /// by row range (`packRows(r0, r1)`, whole MR panels) by the product tiles that use those rows.
-    /// A plain value, not closures: a steady-state GEMM allocates nothing for it.
+    /// op(A)'s packing (`packAll`'s layout) for a GEMM region to run: as `tiles` tiles of its own
+    /// (`pack(t)`, one per KC block × MC block), or row range by row range (`packRows(r0, r1)`, whole
+    /// MR panels) by the product tiles that use those rows. A plain value, not closures: a
+    /// steady-state GEMM allocates nothing for it.
     struct PackingTilesA {
         let trans: Transpose, a: UnsafePointer<Float>, lda: Int, m: Int, k: Int, paddedM: Int
         let dst: UnsafeMutablePointer<Float>, blocking: GEMMBlocking
@@ -356,12 +349,13 @@ public enum GEMM {
     /// Packs op(B)[p0..<p0+kc, n0..<n0+nc] into ⌈nc/NR⌉ zero-padded NR-column panels at `dst`.
     /// The GEMM driver asks for B only through this, so a convolution can pack its im2col matrix
     /// straight from the image (implicit GEMM) instead of materializing it.
+    /// Call sites pass a closure literal (a row-major B: `{ Packing.packB(trans, b, ldb, p0: $0, …) }`):
+    /// a closure returned by a helper would be escaping and allocate its context on every call.
     typealias BPacker = (_ p0: Int, _ kc: Int, _ n0: Int, _ nc: Int, _ nr: Int, _ dst: UnsafeMutablePointer<Float>) -> Void
-
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed (`packAll`'s layout) and B either packed per call
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
-    /// With `packA` (`packingTilesA`), A is not packed yet: the region's first tiles pack it and the
+    /// With `packA` (`PackingTilesA`), A is not packed yet: the region's first tiles pack it and the
     /// product tiles wait for them (with one column tile, each product tile packs its own rows).
     /// `finishTile(rows, columns)` runs on a tile of C once it is complete, in the same region.
     /// `blocking`: the one A was packed with (its KC), the kernel's by default.
