@@ -22,7 +22,7 @@ enum DirectConvolution {
     static let automaticMaxOutChannels = 128
     /// The 8×32 AVX-512 kernel prefetches the image `prefetchSteps` taps ahead on padded rows of at
     /// least `prefetchMinimumRow` floats. Zen 4, alternating in-process medians of 8 rounds, 1 thread:
-    /// VGG conv1_2 (rows of 226) 91 → 102 GFLOPS (150 → 167 at 2 threads), 32 channels at 224²
+    /// VGG conv1_2 (rows of 226) 91 → 102 GFLOPS (150 → 167 and 177 → 201 at 2 threads, two runs), 32 channels at 224²
     /// 69 → 90, 64 at 160² 92 → 103, 64 at 200² 88 → 98, 128 at 160² 100 → 107; on rows of 114 and
     /// less (conv2_x, ResNet's 64-channel 3×3) it was 0 to −2 %, so it is off there. Distances 48–96
     /// were slower than 32.
