@@ -27,7 +27,7 @@ public func sgemmKernel8x32AVX512(
     alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
-    kernel8x32(kc: kc, a: a, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
@@ -44,7 +44,7 @@ public func sgemmKernel8x32AVX512Indirect(
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool,
     prefetchDistance: Int = 0
 ) {
-    kernel8x32(kc: kc, a: a, bStep: { k in
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in
         if prefetchDistance > 0 && k &+ prefetchDistance < kc {
             let ahead = b + Int(offsets[k &+ prefetchDistance])
             tessera_prefetch_read(ahead)
@@ -55,35 +55,72 @@ public func sgemmKernel8x32AVX512Indirect(
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
-/// The body both entry points inline: `bStep(k)` is where step k's 32 B values start.
+/// The 8×32 kernel for a direct convolution computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ: row r of the
+/// tile is output pixel r, column j output channel j. Step k broadcasts pixel r's k-th tap (channel,
+/// kernel row, kernel column) straight from a padded image, `image[pixels[r] + offsets[k]]`, so the
+/// 8 pixels may lie anywhere (across a row's end, strided); `b` is a 32-channel panel of Wᵀ packed
+/// k-major (32 floats per step). Stores as `sgemmKernel8x32AVX512` with α = 1 (mode 0 or 2; the
+/// column bias is per channel). With `prefetchDistance` d > 0, step k prefetches step k + d's line
+/// of the first and the last pixel (not in the last d steps): the taps walk channel planes.
+@inline(never)
+public func sgemmKernel8x32AVX512BroadcastImage(
+    kc: Int, image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>,
+    b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, mode: Int,
+    epilogue: Bool, columnBias: UnsafePointer<Float>?, relu: Bool, prefetchDistance: Int = 0
+) {
+    let x0 = image + Int(pixels[0]), x1 = image + Int(pixels[1]), x2 = image + Int(pixels[2]), x3 = image + Int(pixels[3])
+    let x4 = image + Int(pixels[4]), x5 = image + Int(pixels[5]), x6 = image + Int(pixels[6]), x7 = image + Int(pixels[7])
+    kernel8x32(kc: kc, a: { k, row in
+        let o = Int(offsets[k])
+        switch row {
+        case 0: return x0[o]
+        case 1: return x1[o]
+        case 2: return x2[o]
+        case 3: return x3[o]
+        case 4: return x4[o]
+        case 5: return x5[o]
+        case 6: return x6[o]
+        default: return x7[o]
+        }
+    }, bStep: { k in
+        if prefetchDistance > 0 && k &+ prefetchDistance < kc {
+            let o = Int(offsets[k &+ prefetchDistance])
+            tessera_prefetch_read(x0 + o)
+            tessera_prefetch_read(x7 + o)
+        }
+        return b + 32 &* k
+    }, c: c, ldc: ldc, alpha: 1, mode: mode, beta: 0,
+               e: Epilogue16(enabled: epilogue, rowBias: nil, columnBias: columnBias, relu: relu))
+}
+
+/// The body the entry points inline: `a(k, row)` is A's element of step k in `row`, and `bStep(k)`
+/// is where step k's 32 B values start.
 @inline(__always)
 private func kernel8x32(
-    kc: Int, a: UnsafePointer<Float>, bStep: (Int) -> UnsafePointer<Float>,
+    kc: Int, a: (_ k: Int, _ row: Int) -> Float, bStep: (Int) -> UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
 ) {
     var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
     var c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00
-    var pa = a
     for k in 0..<kc {
         let pb = bStep(k)
         let b0 = load16(pb), b1 = load16(pb, 16)
-        var ai = SIMD16<Float>(repeating: pa[0])
+        var ai = SIMD16<Float>(repeating: a(k, 0))
         c00 = c00.addingProduct(ai, b0); c01 = c01.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[1])
+        ai = SIMD16<Float>(repeating: a(k, 1))
         c10 = c10.addingProduct(ai, b0); c11 = c11.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[2])
+        ai = SIMD16<Float>(repeating: a(k, 2))
         c20 = c20.addingProduct(ai, b0); c21 = c21.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[3])
+        ai = SIMD16<Float>(repeating: a(k, 3))
         c30 = c30.addingProduct(ai, b0); c31 = c31.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[4])
+        ai = SIMD16<Float>(repeating: a(k, 4))
         c40 = c40.addingProduct(ai, b0); c41 = c41.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[5])
+        ai = SIMD16<Float>(repeating: a(k, 5))
         c50 = c50.addingProduct(ai, b0); c51 = c51.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[6])
+        ai = SIMD16<Float>(repeating: a(k, 6))
         c60 = c60.addingProduct(ai, b0); c61 = c61.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: pa[7])
+        ai = SIMD16<Float>(repeating: a(k, 7))
         c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
-        pa += 8
     }
     storeRow16(c00, c01, c, alpha, mode, beta, e, 0)
     storeRow16(c10, c11, c + ldc, alpha, mode, beta, e, 1)

@@ -14,7 +14,7 @@ final class ConvolutionTests: XCTestCase {
         let auto = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu)
         if let algorithm { XCTAssertEqual(auto.algorithm, algorithm, file: file, line: line) }
         let (yRef, magnitude) = try Reference.conv2dForwardWithMagnitude(input: x, weights: w, bias: b, descriptor: d, relu: relu)
-        var algorithms: [ConvAlgorithm] = [.implicitGEMM, .im2colGEMM, .directIndirect]
+        var algorithms: [ConvAlgorithm] = [.implicitGEMM, .im2colGEMM, .directIndirect, .directTransposed]
         if Conv2DPlan.automaticAlgorithm(for: d) == .gemm1x1 { algorithms.append(.gemm1x1) }
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {
             GEMMMicroKernel.active = kernel
@@ -93,10 +93,51 @@ final class ConvolutionTests: XCTestCase {
             try check(shape, d, relu: true)
             let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
             let direct = GEMMMicroKernel.active == .avx512_8x32 ? avx512 : simd8
-            XCTAssertEqual(try plan.algorithm(forInputShape: shape), direct ? .directIndirect : .implicitGEMM, "\(shape) \(d)")
+            // From a reduction of 256 on, the automatic choice takes the transposed direct path instead.
+            let transposed = GEMMMicroKernel.active == .avx512_8x32 && d.inChannels * d.kernelHeight * d.kernelWidth >= 256
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape),
+                           transposed ? .directTransposed : direct ? .directIndirect : .implicitGEMM, "\(shape) \(d)")
         }
         // No bias and no ReLU: the kernels store without an epilogue.
         try check([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), bias: false)
+    }
+
+    func testTransposedDirectPathShapes() throws {
+        // The transposed direct path: 8 consecutive output pixels per kernel call, wrapping across
+        // rows of any width (the last call moved back), panels of 32 output channels (a last partial
+        // panel takes its bias from a padded copy), strides and dilation on plain padded rows.
+        let cases: [([Int], Conv2DDescriptor)] = [
+            ([2, 20, 5, 7], .init(inChannels: 20, outChannels: 40, kernel: 3, padding: 1)),    // 35 pixels, rows of 7
+            ([1, 30, 2, 4], .init(inChannels: 30, outChannels: 32, kernel: 3, padding: 1)),    // exactly 8 pixels
+            ([1, 33, 9, 11], .init(inChannels: 33, outChannels: 70, kernel: 3, stride: 2, padding: 1)),
+            ([1, 29, 10, 9], .init(inChannels: 29, outChannels: 36, kernelHeight: 3, kernelWidth: 2, strideHeight: 1,
+                                   strideWidth: 2, padding: .init(top: 2, bottom: 0, left: 1, right: 3), dilationHeight: 2)),
+            ([1, 12, 14, 14], .init(inChannels: 12, outChannels: 24, kernel: 5, padding: 2)),
+            // A padded image over 512 KB: the kernel prefetches 32 taps ahead (not in the last 32 steps).
+            ([1, 80, 40, 40], .init(inChannels: 80, outChannels: 8, kernel: 3, padding: 1)),
+        ]
+        for (shape, d) in cases {
+            try check(shape, d, relu: true)
+            let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape), algorithm: .directTransposed)
+            let expected: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directTransposed : .implicitGEMM
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape), expected, "\(shape) \(d)")
+        }
+        try check([1, 20, 5, 7], .init(inChannels: 20, outChannels: 40, kernel: 3, padding: 1), bias: false)
+        // Fewer than 8 output pixels, or groups: the implicit GEMM instead.
+        let small = Conv2DDescriptor(inChannels: 4, outChannels: 8, kernel: 3, padding: 1)
+        let fallback = try Conv2DPlan(descriptor: small, weights: try Tensor(shape: small.weightShape), algorithm: .directTransposed)
+        XCTAssertEqual(try fallback.algorithm(forInputShape: [1, 4, 2, 3]), .implicitGEMM)
+        try check([1, 4, 2, 3], small)
+        // Bit-identical at any thread count; `update(weights:)` re-packs the Wᵀ panels built on the first call.
+        let d = Conv2DDescriptor(inChannels: 64, outChannels: 96, kernel: 3, padding: 1)
+        let x = try Tensor(shape: [1, 64, 24, 23], seed: 5), b = try Tensor(shape: [96], seed: 7)
+        let w1 = try Tensor(shape: d.weightShape, seed: 6), w2 = try Tensor(shape: d.weightShape, seed: 8)
+        let plan = try Conv2DPlan(descriptor: d, weights: w1, bias: b, relu: true, algorithm: .directTransposed)
+        let y = try plan.forward(x, threads: 1).scalars
+        for t in [2, 5] { XCTAssertEqual(try plan.forward(x, threads: t).scalars, y, "bit-identical at \(t) threads") }
+        try plan.update(weights: w2, bias: b)
+        XCTAssertEqual(try plan.forward(x).scalars,
+                       try Conv2DPlan(descriptor: d, weights: w2, bias: b, relu: true, algorithm: .directTransposed).forward(x).scalars)
     }
 
     /// The transposed 1×1 path large enough for a parallel region (ResNet-50's 512→2048 at 7×7): each
@@ -246,13 +287,15 @@ final class ConvolutionTests: XCTestCase {
         let w = try Tensor(shape: d.weightShape, seed: 1, low: -0.1, high: 0.1)
         let plan = try Conv2DPlan(descriptor: d, weights: w)
         XCTAssertEqual(plan.algorithm, .implicitGEMM)
+        // Without Winograd, the automatic choice's path for a 3×3 layer of this depth.
+        let nonWinograd: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directTransposed : .implicitGEMM
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 28, 30]), .winograd4x4)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 14]), .winograd4x4)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 13, 20]), .winograd2x2)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 7, 7]), .winograd2x2)
-        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 6, 40]), .implicitGEMM)
+        XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 6, 40]), nonWinograd)
         let forbidden = try Conv2DPlan(descriptor: d, weights: w, allowWinograd: false)
-        XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 28, 30]), .implicitGEMM)
+        XCTAssertEqual(try forbidden.algorithm(forInputShape: [1, 256, 28, 30]), nonWinograd)
         XCTAssertLessThan(forbidden.packedWeightBytes, plan.packedWeightBytes)
         let narrow = Conv2DDescriptor(inChannels: 32, outChannels: 64, kernel: 3, padding: 1)
         XCTAssertFalse(try Conv2DPlan(descriptor: narrow, weights: try Tensor(shape: narrow.weightShape))

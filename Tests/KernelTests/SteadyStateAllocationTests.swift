@@ -25,6 +25,7 @@ final class SteadyStateAllocationTests: XCTestCase {
         let conv3x3 = Conv2DDescriptor(inChannels: 16, outChannels: 16, kernel: 3, padding: 1)
         let cases: [(shape: [Int], descriptor: Conv2DDescriptor, algorithm: ConvAlgorithm?)] = [
             ([1, 16, 20, 40], conv3x3, .directIndirect),
+            ([1, 16, 20, 40], conv3x3, .directTransposed),
             ([2, 16, 20, 40], conv3x3, .implicitGEMM),
             ([1, 16, 20, 40], conv3x3, .im2colGEMM),
             ([1, 16, 20, 40], conv3x3, .winograd2x2),

@@ -49,7 +49,7 @@ enum ConvSuite {
             let d = l.descriptor
             let auto = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape), relu: true)
                 .algorithm(forInputShape: [1, l.inChannels, l.size, l.size])
-            for a in [ConvAlgorithm.implicitGEMM, .directIndirect, .im2colGEMM]
+            for a in [ConvAlgorithm.implicitGEMM, .directIndirect, .directTransposed, .im2colGEMM]
             where a != auto && ctx.wants("conv", "\(l.name)/\(a.rawValue)") {
                 try measure(ctx, l, algorithm: a, skipFallback: true)
             }

@@ -14,6 +14,12 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// input channels: VGG conv1_1, the ResNet stem). Falls back to `implicitGEMM` otherwise.
     /// Chosen automatically up to 128 output channels.
     case directIndirect = "direct-indirect-gemm"
+    /// Direct convolution computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ: tiles of 8 consecutive output
+    /// pixels × 32 output channels, each pixel's taps broadcast straight from a zero-padded copy of the
+    /// image, Wᵀ packed once (on the first call) in 32-channel panels. Any row width (the pixels of a
+    /// tile may wrap onto the next row), stride and dilation; AVX-512 only, one group, ≥ 8 output
+    /// pixels. Falls back to `implicitGEMM` otherwise.
+    case directTransposed = "direct-transposed"
     /// im2col of each whole image into scratch, then a GEMM with the packed weights
     /// (scratch of C/groups·kh·kw × OH·OW floats). Kept for comparison.
     case im2colGEMM = "im2col-gemm"
@@ -56,7 +62,10 @@ public final class Conv2DPlan: @unchecked Sendable {
     private var bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
-    private let tapOffsetCache = Locked<(height: Int, width: Int, table: [Int32])?>(nil)
+    /// The direct paths' tap tables for the last input size, by whether rows are split into column phases.
+    private let tapOffsetCache = Locked<[Bool: (height: Int, width: Int, table: [Int32])]>([:])
+    /// Wᵀ in 32-channel panels for `directTransposed`, built on the first such call.
+    private let channelPanels = Locked<ChannelPanels?>(nil)
     /// gemm-1x1 on images of few pixels runs transposed, Yᵀ = Xᵀ·Wᵀ, on Wᵀ packed as the B operand
     /// (one per group), built on the first such call: the output channels then fill the micro-kernel's
     /// 32-wide axis instead of 49 pixels filling 64 (ResNet's 7×7 stage).
@@ -97,12 +106,19 @@ public final class Conv2DPlan: @unchecked Sendable {
         }
         let direct = g.groups == 1 && DirectConvolution.applies(g, weights: packedWeights[0])
         switch algorithm {
-        // Measured here (perf/conv-vs-peers.md): the direct path wins while packing B would cost as much
-        // as the product, i.e. few output channels (VGG conv1_x, ResNet's 64-channel 3×3); from 256
-        // output channels on, the packed implicit GEMM is faster.
+        // Measured on Zen 4 (in-process medians, README "Algorithms"): the transposed direct path beats
+        // the implicit GEMM and the row-tiled direct path on every kernel larger than 1×1 with a
+        // reduction of at least 256 (3×3 at any width and stride 1 or 2, 5×5); with fewer taps (VGG
+        // conv1_1, K = 27; the stem, 147) its transpose per 8 pixels costs more than it saves, and the
+        // row-tiled direct path wins while packing B would cost as much as the product (≤ 128 output
+        // channels).
+        case .implicitGEMM where chosenAutomatically && g.kernelHeight * g.kernelWidth > 1
+            && g.reductionLength >= DirectConvolution.transposedMinimumReduction && DirectConvolution.appliesTransposed(g):
+            return .directTransposed
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
         case .directIndirect where !direct: return .implicitGEMM
+        case .directTransposed where !DirectConvolution.appliesTransposed(g): return .implicitGEMM
         default: return algorithm
         }
     }
@@ -199,6 +215,7 @@ public final class Conv2DPlan: @unchecked Sendable {
         transposedWeights.withLock { cache in
             for (g, packed) in (cache ?? []).enumerated() { packed.repack(transpose: .transpose, b: w + g * og * k, ldb: k) }
         }
+        channelPanels.withLock { $0?.repack(weights: w) }
     }
 
     /// Re-packs the GEMM weights from the kept copy if `update` changed them; before any GEMM-path call.
@@ -217,6 +234,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     public var packedWeightBytes: Int {
         packedWeights.reduce(0) { $0 + $1.byteCount } + (explicitWinograd?.packedWeightBytes ?? 0)
             + transposedWeights.withLock { ($0 ?? []).reduce(0) { $0 + $1.byteCount } }
+            + channelPanels.withLock { $0?.byteCount ?? 0 }
             + (winogradSource?.count ?? 0) * MemoryLayout<Float>.size
             + automaticWinograd.withLock { $0.variants.values.reduce(0) { $0 + $1.packedWeightBytes } }
     }
@@ -280,9 +298,25 @@ public final class Conv2DPlan: @unchecked Sendable {
                                      y: yb.baseAddress!, threads: threads)
                     return
                 }
+                if algorithm == .directTransposed {
+                    let panels = channelPanels.withLock { cache in
+                        if cache == nil {
+                            cache = packedWeights[0].unpacked().withUnsafeBufferPointer {
+                                ChannelPanels(outChannels: g.outChannels, k: k, weights: $0.baseAddress!)
+                            }
+                        }
+                        return cache!
+                    }
+                    directTapOffsets(g, splitPhases: false).withUnsafeBufferPointer { ob in
+                        DirectConvolution.forwardTransposed(xb.baseAddress!, g, panels: panels, offsets: ob.baseAddress!,
+                                                            bias: hasBias ? bb.baseAddress! : nil, relu: relu,
+                                                            y: yb.baseAddress!, threads: threads)
+                    }
+                    return
+                }
                 if algorithm == .directIndirect {
                     // One call covers the whole batch (one group).
-                    let offsets = directTapOffsets(g)
+                    let offsets = directTapOffsets(g, splitPhases: true)
                     offsets.withUnsafeBufferPointer { ob in
                         DirectConvolution.forward(xb.baseAddress!, g, weights: packedWeights[0], offsets: ob.baseAddress!,
                                                   bias: hasBias ? bb.baseAddress! : nil, relu: relu,
@@ -333,9 +367,7 @@ public final class Conv2DPlan: @unchecked Sendable {
             if cache == nil {
                 // The plan keeps no copy of W: read it back out of the A packing, once.
                 cache = packedWeights.map { packed in
-                    var w = [Float](repeating: 0, count: og * k)
-                    for i in 0..<og { for p in 0..<k { w[i * k + p] = packed.storage[packed.packedOffset(row: i, column: p)] } }
-                    return w.withUnsafeBufferPointer { PackedMatrixB(transpose: .transpose, k: k, n: og, b: $0.baseAddress!, ldb: k) }
+                    packed.unpacked().withUnsafeBufferPointer { PackedMatrixB(transpose: .transpose, k: k, n: og, b: $0.baseAddress!, ldb: k) }
                 }
             }
             return cache![group]
@@ -357,13 +389,13 @@ public final class Conv2DPlan: @unchecked Sendable {
         }
     }
 
-    /// The direct path's tap-offset table for this input size, built once and reused while the
+    /// A direct path's tap-offset table for this input size, built once and reused while the
     /// input size stays the same (the usual case: a layer sees one image size).
-    private func directTapOffsets(_ g: ConvGeometry) -> [Int32] {
+    private func directTapOffsets(_ g: ConvGeometry, splitPhases: Bool) -> [Int32] {
         tapOffsetCache.withLock { cache in
-            if let cache, cache.height == g.inHeight, cache.width == g.inWidth { return cache.table }
-            let table = DirectConvolution.tapOffsets(g)
-            cache = (g.inHeight, g.inWidth, table)
+            if let c = cache[splitPhases], c.height == g.inHeight, c.width == g.inWidth { return c.table }
+            let table = DirectConvolution.tapOffsets(g, DirectConvolution.Layout(g, splitPhases: splitPhases))
+            cache[splitPhases] = (g.inHeight, g.inWidth, table)
             return table
         }
     }

@@ -49,11 +49,13 @@ enum DirectConvolution {
         var rowLength: Int { phases * phaseWidth }
         var plane: Int { paddedHeight * rowLength }
 
-        init(_ g: ConvGeometry) {
+        /// `splitPhases`: false stores plain padded rows whatever the stride (the transposed path,
+        /// whose pixels need not be consecutive floats).
+        init(_ g: ConvGeometry, splitPhases: Bool = true) {
             let p = g.padding
             paddedHeight = g.inHeight + p.top + p.bottom
             paddedWidth = g.inWidth + p.left + p.right
-            phases = g.strideWidth
+            phases = splitPhases ? g.strideWidth : 1
             // Whole vectors per phase, so that the stride-2 split stores 8 floats at a time.
             phaseWidth = phases == 1 ? paddedWidth : ((paddedWidth + phases - 1) / phases + 7) / 8 * 8
         }
@@ -62,9 +64,8 @@ enum DirectConvolution {
         func offset(ofColumn column: Int) -> Int { column % phases * phaseWidth + column / phases }
     }
 
-    /// Tap offsets in the padded copy, in im2col row order (channel, kernel row, kernel column).
-    static func tapOffsets(_ g: ConvGeometry) -> [Int32] {
-        let l = Layout(g)
+    /// Tap offsets in the padded copy of layout `l`, in im2col row order (channel, kernel row, kernel column).
+    static func tapOffsets(_ g: ConvGeometry, _ l: Layout) -> [Int32] {
         var offsets = [Int32](repeating: 0, count: g.reductionLength)
         var q = 0
         for c in 0..<g.inChannels {
@@ -106,23 +107,46 @@ enum DirectConvolution {
         }
     }
 
-    /// y = conv(x) (+ bias, ReLU) for the whole batch; `offsets` is `tapOffsets(g)`.
+    /// y = conv(x) (+ bias, ReLU) for the whole batch; `offsets` is `tapOffsets(g, Layout(g))`.
     static func forward(
         _ x: UnsafePointer<Float>, _ g: ConvGeometry, weights: PackedMatrixA, offsets offsetTable: UnsafePointer<Int32>,
         bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
     ) {
-        let p = g.padding, l = Layout(g)
-        let paddedImage = g.inChannels * l.plane
+        let l = Layout(g)
         let m = g.outChannels, outPlane = g.outHeight * g.outWidth
         let mr = weights.microKernel.blocking.mr, channelsPerTile = panelsPerTile * mr
         let rowTiles = (g.outHeight + rowsPerTile - 1) / rowsPerTile
         let channelTiles = (m + channelsPerTile - 1) / channelsPerTile
-        let tiles = g.batch * rowTiles * channelTiles
-        // The padded copy runs as the region's first tiles (a plane, or a band of a plane's rows),
-        // which the product tiles wait for: shared by the workers and overlapping their wake-up,
-        // instead of on the caller alone before the region (56 µs of the stem at 1 thread, 100–126
-        // at 2, where the other core held the buffer's lines). In-process alternating medians, Zen 3,
-        // 2 threads: stem +2 to +6 %, VGG conv1_1 +2 to +24 %.
+        withPaddedImage(x, g, l, productTiles: g.batch * rowTiles * channelTiles, threads: threads) { t, padded in
+            let n = t / (rowTiles * channelTiles), rest = t % (rowTiles * channelTiles)
+            let rowTile = rest / channelTiles, channelTile = rest % channelTiles
+            let image = padded + n * g.inChannels * l.plane
+            let out = y + n * m * outPlane
+            let o0 = channelTile * channelsPerTile, o1 = min(m, o0 + channelsPerTile)
+            let oRows = (rowTile * rowsPerTile)..<min(g.outHeight, (rowTile + 1) * rowsPerTile)
+            switch weights.microKernel {
+            case .avx512_8x32:
+                forwardTileAVX512(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
+                                  bias: bias, relu: relu, out: out)
+            case .simd8_6x16:
+                forwardTileSIMD8(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
+                                 bias: bias, relu: relu, out: out)
+            }
+        }
+    }
+
+    /// Copies the batch into a zero-padded buffer of layout `l` and runs `product(tile, padded)` for
+    /// `productTiles` tiles, in one parallel region: the copy runs as the region's first tiles (a
+    /// plane, or a band of a plane's rows), which the product tiles wait for, shared by the workers
+    /// and overlapping their wake-up, instead of on the caller alone before the region (56 µs of the
+    /// stem at 1 thread, 100–126 at 2, where the other core held the buffer's lines). In-process
+    /// alternating medians, Zen 3, 2 threads: stem +2 to +6 %, VGG conv1_1 +2 to +24 %.
+    static func withPaddedImage(
+        _ x: UnsafePointer<Float>, _ g: ConvGeometry, _ l: Layout, productTiles tiles: Int, threads: Int?,
+        _ product: (_ tile: Int, _ padded: UnsafePointer<Float>) -> Void
+    ) {
+        let p = g.padding
+        let paddedImage = g.inChannels * l.plane
         let planes = g.batch * g.inChannels
         let bands = max(1, min((copyTilesTarget + planes - 1) / planes, g.inHeight / 8))
         let copyTiles = planes * bands
@@ -147,21 +171,7 @@ enum DirectConvolution {
                     return
                 }
                 copied.wait(until: copyTiles)
-                let t = tile - copyTiles
-                let n = t / (rowTiles * channelTiles), rest = t % (rowTiles * channelTiles)
-                let rowTile = rest / channelTiles, channelTile = rest % channelTiles
-                let image = UnsafePointer(padded + n * paddedImage)
-                let out = y + n * m * outPlane
-                let o0 = channelTile * channelsPerTile, o1 = min(m, o0 + channelsPerTile)
-                let oRows = (rowTile * rowsPerTile)..<min(g.outHeight, (rowTile + 1) * rowsPerTile)
-                switch weights.microKernel {
-                case .avx512_8x32:
-                    forwardTileAVX512(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
-                                      bias: bias, relu: relu, out: out)
-                case .simd8_6x16:
-                    forwardTileSIMD8(g, l, weights: weights, offsets: offsetTable, image: image, channels: o0..<o1, outputRows: oRows,
-                                     bias: bias, relu: relu, out: out)
-                }
+                product(tile - copyTiles, padded)
             }
         }
     }

@@ -95,6 +95,14 @@ public final class PackedMatrixA: @unchecked Sendable {
         return p0 * paddedM + i0 * depth + (i - i0) / mr * (depth * mr) + (p - p0) * mr + (i - i0) % mr
     }
 
+    /// op(A) read back out of the packing, M×K row-major: for the layouts that plans build from
+    /// their packed weights on first use, since a plan keeps no other copy.
+    func unpacked() -> [Float] {
+        var a = [Float](repeating: 0, count: m * k)
+        for i in 0..<m { for p in 0..<k { a[i * k + p] = storage[packedOffset(row: i, column: p)] } }
+        return a
+    }
+
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 

@@ -1,0 +1,108 @@
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
+import Scheduler
+
+/// Wᵀ in panels of 32 output channels, K × 32 floats each, k-major, zero past the last channel:
+/// the B operand of `DirectConvolution.forwardTransposed`, packed once per plan.
+final class ChannelPanels: @unchecked Sendable {
+    static let width = 32
+    let outChannels: Int, k: Int, panels: Int
+    let storage: UnsafeMutablePointer<Float>
+    var byteCount: Int { panels * k * Self.width * 4 }
+
+    /// Packs the O × K row-major weights at `w`.
+    init(outChannels: Int, k: Int, weights w: UnsafePointer<Float>) {
+        self.outChannels = outChannels; self.k = k
+        panels = (outChannels + Self.width - 1) / Self.width
+        storage = LargeAllocation.allocate(byteCount: panels * k * Self.width * 4)
+            .bindMemory(to: Float.self, capacity: panels * k * Self.width)
+        repack(weights: w)
+    }
+
+    /// Packs new weights of the same shape into this storage: no allocation.
+    func repack(weights w: UnsafePointer<Float>) {
+        for j in 0..<panels {
+            let panel = storage + j * k * Self.width
+            for c in 0..<Self.width {
+                let o = j * Self.width + c
+                for p in 0..<k { panel[p * Self.width + c] = o < outChannels ? w[o * k + p] : 0 }
+            }
+        }
+    }
+
+    func panel(_ j: Int) -> UnsafePointer<Float> { UnsafePointer(storage + j * k * Self.width) }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+}
+
+extension DirectConvolution {
+    /// Output pixels per kernel call (the 8×32 kernel's rows), and calls per parallel tile.
+    static let transposedPixels = 8, transposedCallsPerTile = 8
+    /// The automatic choice takes this path from this reduction length C·kh·kw on (see `Conv2DPlan`).
+    static let transposedMinimumReduction = 256
+    /// The kernel prefetches `prefetchSteps` taps ahead when the padded image exceeds this many bytes.
+    /// Zen 4, in-process medians, 1 / 2 threads: 512 channels at 28² (1.8 MB) 91 → 105 / 177 → 215
+    /// GFLOPS, 256 at 56² 109 → 112 / 151 → 196; at 14² and 7² (≤ 512 KB, resident in L2) ±3 %.
+    static let transposedPrefetchMinimumImage = 512 << 10
+
+    /// Whether `forwardTransposed` applies: the AVX-512 kernel, one group, at least 8 output pixels.
+    static func appliesTransposed(_ g: ConvGeometry) -> Bool {
+        GEMMMicroKernel.active == .avx512_8x32 && g.groups == 1 && g.outHeight * g.outWidth >= transposedPixels
+    }
+
+    /// y = conv(x) (+ bias, ReLU) computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ, straight from a padded copy
+    /// of the image: each kernel call computes 8 consecutive output pixels (in row-major order, so
+    /// they may wrap onto the next row) × 32 output channels over all of K, broadcasting each pixel's
+    /// taps from the image (`sgemmKernel8x32AVX512BroadcastImage`), then transposes the 8×32 tile
+    /// into the NCHW output. Unlike `forward`, whose 32 pixels must be consecutive floats of one
+    /// row, no pixel is wasted on narrow rows (28, 14, 7), and strides need no column phases. A last
+    /// tile of fewer than 8 pixels moves back to end at the plane's end (same arithmetic: a pixel
+    /// computed twice gets the same value). `offsets` is `tapOffsets(g, Layout(g, splitPhases: false))`.
+    static func forwardTransposed(
+        _ x: UnsafePointer<Float>, _ g: ConvGeometry, panels: ChannelPanels, offsets: UnsafePointer<Int32>,
+        bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
+    ) {
+        #if TESSERA_AVX512
+        let l = Layout(g, splitPhases: false), width = ChannelPanels.width
+        let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
+        let calls = (outPlane + transposedPixels - 1) / transposedPixels
+        let pixelBlocks = (calls + transposedCallsPerTile - 1) / transposedCallsPerTile
+        let prefetchDistance = g.inChannels * l.plane * 4 > transposedPrefetchMinimumImage ? prefetchSteps : 0
+        // Channel panel outermost within an image, so that consecutive tiles share a panel of Wᵀ.
+        withPaddedImage(x, g, l, productTiles: g.batch * panels.panels * pixelBlocks, threads: threads) { t, padded in
+            let n = t / (panels.panels * pixelBlocks), panel = t / pixelBlocks % panels.panels, block = t % pixelBlocks
+            let image = padded + n * g.inChannels * l.plane, out = y + n * m * outPlane
+            let o0 = panel * width, channels = min(width, m - o0)
+            // Three stack buffers: Swift puts one of more than 1 KiB on the heap.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPixels * width) { scratch in
+              withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { paddedBias in
+                let tile = scratch.baseAddress!
+                // A last panel of fewer than 32 channels reads its bias from a zero-padded copy.
+                var columnBias = bias.map { $0 + o0 }
+                if let b = bias, channels < width {
+                    for c in 0..<width { paddedBias[c] = c < channels ? b[o0 + c] : 0 }
+                    columnBias = UnsafePointer(paddedBias.baseAddress!)
+                }
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: transposedPixels) { pixels in
+                    for call in (block * calls / pixelBlocks)..<((block + 1) * calls / pixelBlocks) {
+                        let q = min(call * transposedPixels, outPlane - transposedPixels)
+                        for r in 0..<transposedPixels {
+                            let oi = (q + r) / g.outWidth, oj = (q + r) % g.outWidth
+                            pixels[r] = Int32(oi * g.strideHeight * l.rowLength + oj * g.strideWidth)
+                        }
+                        sgemmKernel8x32AVX512BroadcastImage(
+                            kc: k, image: image, pixels: pixels.baseAddress!, offsets: offsets, b: panels.panel(panel),
+                            c: tile, ldc: width, mode: 0, epilogue: bias != nil || relu, columnBias: columnBias, relu: relu,
+                            prefetchDistance: prefetchDistance)
+                        GEMM.transposeBlock(rows: transposedPixels, cols: channels, tile, width, out + o0 * outPlane + q, outPlane)
+                    }
+                }
+              }
+            }
+        }
+        #else
+        preconditionFailure("the AVX-512 kernels are not in this build")
+        #endif
+    }
+}
