@@ -62,15 +62,35 @@ public func sgemmKernel8x32AVX512Indirect(
 /// k-major (32 floats per step). Stores as `sgemmKernel8x32AVX512` with α = 1 (mode 0 or 2; the
 /// column bias is per channel). With `prefetchDistance` d > 0, step k prefetches step k + d's line
 /// of the first and the last pixel (not in the last d steps): the taps walk channel planes.
+/// `rows` 7 gives the 7×32 tile (14 accumulators, `pixels[0..<7]`, rows 0–6 of C), for planes of 49
+/// or 196 pixels: the same arithmetic per element.
 @inline(never)
 public func sgemmKernel8x32AVX512BroadcastImage(
-    kc: Int, image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>,
+    rows: Int = 8, kc: Int, image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>,
     b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, mode: Int,
     epilogue: Bool, columnBias: UnsafePointer<Float>?, relu: Bool, prefetchDistance: Int = 0
 ) {
+    // Each branch inlines the body with its row count constant.
+    if rows == 7 {
+        broadcastImageKernel(rows: 7, kc: kc, image: image, pixels: pixels, offsets: offsets, b: b, c: c, ldc: ldc, mode: mode,
+                             epilogue: epilogue, columnBias: columnBias, relu: relu, prefetchDistance: prefetchDistance)
+    } else {
+        broadcastImageKernel(rows: 8, kc: kc, image: image, pixels: pixels, offsets: offsets, b: b, c: c, ldc: ldc, mode: mode,
+                             epilogue: epilogue, columnBias: columnBias, relu: relu, prefetchDistance: prefetchDistance)
+    }
+}
+
+@inline(__always)
+private func broadcastImageKernel(
+    rows: Int, kc: Int, image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>,
+    b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, mode: Int,
+    epilogue: Bool, columnBias: UnsafePointer<Float>?, relu: Bool, prefetchDistance: Int
+) {
     let x0 = image + Int(pixels[0]), x1 = image + Int(pixels[1]), x2 = image + Int(pixels[2]), x3 = image + Int(pixels[3])
-    let x4 = image + Int(pixels[4]), x5 = image + Int(pixels[5]), x6 = image + Int(pixels[6]), x7 = image + Int(pixels[7])
-    kernel8x32(kc: kc, a: { k, row in
+    let x4 = image + Int(pixels[4]), x5 = image + Int(pixels[5]), x6 = image + Int(pixels[6])
+    let x7 = rows > 7 ? image + Int(pixels[7]) : x6
+    let last = rows > 7 ? x7 : x6
+    kernel8x32(rows: rows, kc: kc, a: { k, row in
         let o = Int(offsets[k])
         switch row {
         case 0: return x0[o]
@@ -86,7 +106,7 @@ public func sgemmKernel8x32AVX512BroadcastImage(
         if prefetchDistance > 0 && k &+ prefetchDistance < kc {
             let o = Int(offsets[k &+ prefetchDistance])
             tessera_prefetch_read(x0 + o)
-            tessera_prefetch_read(x7 + o)
+            tessera_prefetch_read(last + o)
         }
         return b + 32 &* k
     }, c: c, ldc: ldc, alpha: 1, mode: mode, beta: 0,
@@ -94,10 +114,11 @@ public func sgemmKernel8x32AVX512BroadcastImage(
 }
 
 /// The body the entry points inline: `a(k, row)` is A's element of step k in `row`, and `bStep(k)`
-/// is where step k's 32 B values start.
+/// is where step k's 32 B values start. `rows` is 8, or 7 (a constant at every call site, so the
+/// eighth row's code folds away): the 7×32 tile.
 @inline(__always)
 private func kernel8x32(
-    kc: Int, a: (_ k: Int, _ row: Int) -> Float, bStep: (Int) -> UnsafePointer<Float>,
+    rows: Int = 8, kc: Int, a: (_ k: Int, _ row: Int) -> Float, bStep: (Int) -> UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
 ) {
     var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
@@ -119,8 +140,10 @@ private func kernel8x32(
         c50 = c50.addingProduct(ai, b0); c51 = c51.addingProduct(ai, b1)
         ai = SIMD16<Float>(repeating: a(k, 6))
         c60 = c60.addingProduct(ai, b0); c61 = c61.addingProduct(ai, b1)
-        ai = SIMD16<Float>(repeating: a(k, 7))
-        c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
+        if rows > 7 {
+            ai = SIMD16<Float>(repeating: a(k, 7))
+            c70 = c70.addingProduct(ai, b0); c71 = c71.addingProduct(ai, b1)
+        }
     }
     storeRow16(c00, c01, c, alpha, mode, beta, e, 0)
     storeRow16(c10, c11, c + ldc, alpha, mode, beta, e, 1)
@@ -129,7 +152,7 @@ private func kernel8x32(
     storeRow16(c40, c41, c + 4 * ldc, alpha, mode, beta, e, 4)
     storeRow16(c50, c51, c + 5 * ldc, alpha, mode, beta, e, 5)
     storeRow16(c60, c61, c + 6 * ldc, alpha, mode, beta, e, 6)
-    storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7)
+    if rows > 7 { storeRow16(c70, c71, c + 7 * ldc, alpha, mode, beta, e, 7) }
 }
 
 /// C[0..<8, 0..<16] ⊕= α·A·B over `kc` steps, 8 zmm accumulators: the half-width tile for a last B

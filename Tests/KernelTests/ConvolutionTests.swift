@@ -113,6 +113,9 @@ final class ConvolutionTests: XCTestCase {
             ([1, 29, 10, 9], .init(inChannels: 29, outChannels: 36, kernelHeight: 3, kernelWidth: 2, strideHeight: 1,
                                    strideWidth: 2, padding: .init(top: 2, bottom: 0, left: 1, right: 3), dilationHeight: 2)),
             ([1, 12, 14, 14], .init(inChannels: 12, outChannels: 24, kernel: 5, padding: 2)),
+            // 49 and 196 pixels: calls of 7 pixels (the 7×32 kernel), none computed twice.
+            ([2, 16, 7, 7], .init(inChannels: 16, outChannels: 40, kernel: 3, padding: 1)),
+            ([1, 9, 7, 28], .init(inChannels: 9, outChannels: 32, kernel: 3, padding: 1)),
             // A padded image over 512 KB: the kernel prefetches 32 taps ahead (not in the last 32 steps).
             ([1, 80, 40, 40], .init(inChannels: 80, outChannels: 8, kernel: 3, padding: 1)),
         ]
