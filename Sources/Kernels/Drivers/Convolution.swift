@@ -12,7 +12,7 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// column phases). One group, and with the 8×32 AVX-512 kernel output channels a multiple of 8 and
     /// output rows ≥ 32 wide; with the 6×16 SIMD8 kernel output rows ≥ 16 wide and C·kh·kw ≤ 256 (few
     /// input channels: VGG conv1_1, the ResNet stem). Falls back to `implicitGEMM` otherwise.
-    /// Chosen automatically up to 128 output channels.
+    /// Chosen automatically up to 128 output channels where `directTransposed` is not.
     case directIndirect = "direct-indirect-gemm"
     /// Direct convolution computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ: tiles of 8 consecutive output
     /// pixels × 32 output channels, each pixel's taps broadcast straight from a zero-padded copy of the
@@ -91,7 +91,8 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
     /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
     /// picks a variant (F(4×4) from 14×14 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
-    /// to `directIndirect` where that path applies; a `directIndirect` request falls back to
+    /// to `directTransposed` for kernels larger than 1×1 with C·kh·kw ≥ 256 (AVX-512), else to
+    /// `directIndirect` where that path applies; a request for a direct path falls back to
     /// `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
         let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
@@ -124,8 +125,8 @@ public final class Conv2DPlan: @unchecked Sendable {
     }
 
     /// The automatic choice for a descriptor: a plain GEMM for 1×1 stride-1 unpadded convolution,
-    /// the implicit GEMM otherwise. (`forward` then takes the direct path where the shape allows it;
-    /// see `ConvAlgorithm.directIndirect`.)
+    /// the implicit GEMM otherwise. (`forward` then takes Winograd or a direct path where the shape
+    /// allows it; see `algorithm(forInputShape:)`.)
     public static func automaticAlgorithm(for d: Conv2DDescriptor) -> ConvAlgorithm {
         let pointwise = d.kernelHeight == 1 && d.kernelWidth == 1 && d.strideHeight == 1 && d.strideWidth == 1
             && d.padding == .zero
