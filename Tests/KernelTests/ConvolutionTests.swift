@@ -81,6 +81,8 @@ final class ConvolutionTests: XCTestCase {
             // (K = 360) whose last 32 steps do not; and a 7×7/2 on rows of 250 (two phases of 128).
             ([1, 40, 5, 130], .init(inChannels: 40, outChannels: 16, kernel: 3, padding: 1), true, false),
             ([1, 3, 7, 250], .init(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3), true, true),
+            // No padding: the kernel reads the input in place, no padded copy.
+            ([2, 6, 5, 40], .init(inChannels: 6, outChannels: 16, kernel: 3), true, true),
             // SIMD8 only: 10 channels (a last panel of 4), rows of 20 (one tile and one moved back).
             ([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), false, true),
         ]
@@ -100,6 +102,24 @@ final class ConvolutionTests: XCTestCase {
         }
         // No bias and no ReLU: the kernels store without an epilogue.
         try check([1, 3, 6, 20], .init(inChannels: 3, outChannels: 10, kernel: 3, padding: 1), bias: false)
+    }
+
+    /// 1×1 layers of ≥ 512 input channels, or ≥ 256 with no more outputs, run on direct-transposed
+    /// (AVX-512), reading the input in place; the others stay on gemm-1x1.
+    func testPointwiseAutomaticChoice() throws {
+        let avx512 = GEMMMicroKernel.active == .avx512_8x32
+        let cases: [([Int], Conv2DDescriptor, Bool)] = [
+            ([1, 512, 7, 7], .init(inChannels: 512, outChannels: 72, kernel: 1), true),
+            ([2, 256, 5, 6], .init(inChannels: 256, outChannels: 40, kernel: 1), true),
+            ([1, 256, 4, 5], .init(inChannels: 256, outChannels: 264, kernel: 1), false),
+            ([1, 128, 6, 6], .init(inChannels: 128, outChannels: 32, kernel: 1), false),
+            ([1, 600, 2, 3], .init(inChannels: 600, outChannels: 16, kernel: 1), false),   // 6 pixels: fewer than 8
+        ]
+        for (shape, d, transposed) in cases {
+            try check(shape, d, relu: true, expect: .gemm1x1)
+            let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape), avx512 && transposed ? .directTransposed : .gemm1x1, "\(shape) \(d)")
+        }
     }
 
     func testTransposedDirectPathShapes() throws {
@@ -149,7 +169,10 @@ final class ConvolutionTests: XCTestCase {
         let d = Conv2DDescriptor(inChannels: 512, outChannels: 2048, kernel: 1)
         try check([1, 512, 7, 7], d, relu: true, expect: .gemm1x1)
         let x = try Tensor(shape: [1, 512, 7, 7], seed: 5), w = try Tensor(shape: d.weightShape, seed: 6)
-        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: try Tensor(shape: [2048], seed: 7), relu: true)
+        // Requested: on AVX-512 the automatic choice runs this layer on direct-transposed.
+        let plan = try Conv2DPlan(descriptor: d, weights: w, bias: try Tensor(shape: [2048], seed: 7), relu: true,
+                                  algorithm: .gemm1x1)
+        XCTAssertEqual(try plan.algorithm(forInputShape: x.shape), .gemm1x1)
         let y = try plan.forward(x, threads: 1).scalars
         for t in [2, 5] { XCTAssertEqual(try plan.forward(x, threads: t).scalars, y, "bit-identical at \(t) threads") }
     }
@@ -169,13 +192,15 @@ final class ConvolutionTests: XCTestCase {
             try check(shape, d, relu: true, expect: .gemm1x1)
             let x = try Tensor(shape: shape, seed: 1), b = try Tensor(shape: [d.outChannels], seed: 2)
             let w1 = try Tensor(shape: d.weightShape, seed: 3), w2 = try Tensor(shape: d.weightShape, seed: 4)
-            let plan = try Conv2DPlan(descriptor: d, weights: w1, bias: b, relu: true)
+            // Requested, since the automatic choice runs the deeper ones on direct-transposed (AVX-512).
+            let plan = try Conv2DPlan(descriptor: d, weights: w1, bias: b, relu: true, algorithm: .gemm1x1)
             let before = plan.packedWeightBytes
             _ = try plan.forward(x)
             XCTAssertGreaterThan(plan.packedWeightBytes, before, "\(d): Wᵀ packed, the transposed path ran")
             try plan.update(weights: w2, bias: b)
             XCTAssertEqual(try plan.forward(x).scalars,
-                           try Conv2DPlan(descriptor: d, weights: w2, bias: b, relu: true).forward(x).scalars, "\(d)")
+                           try Conv2DPlan(descriptor: d, weights: w2, bias: b, relu: true, algorithm: .gemm1x1).forward(x).scalars,
+                           "\(d)")
         }
     }
 

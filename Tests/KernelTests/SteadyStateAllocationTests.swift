@@ -35,6 +35,7 @@ final class SteadyStateAllocationTests: XCTestCase {
             ([1, 3, 30, 70], .init(inChannels: 3, outChannels: 8, kernel: 7, stride: 2, padding: 3), nil),   // strided direct
             ([2, 32, 9, 9], .init(inChannels: 32, outChannels: 24, kernel: 1), .gemm1x1),
             ([1, 64, 7, 7], .init(inChannels: 64, outChannels: 256, kernel: 1), .gemm1x1),   // transposed: Yᵀ = Xᵀ·Wᵀ
+            ([1, 256, 7, 7], .init(inChannels: 256, outChannels: 64, kernel: 1), nil),   // automatic: direct-transposed, no copy
             ([1, 12, 11, 13], .init(inChannels: 12, outChannels: 6, kernel: 3, stride: 2, padding: 1, groups: 2), nil),
         ]
         for kernel in GEMMMicroKernel.allCases where kernel.isSupported {

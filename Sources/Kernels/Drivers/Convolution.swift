@@ -92,7 +92,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
     /// picks a variant (F(4×4) from 14×14 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
     /// to `directTransposed` for kernels larger than 1×1 with C·kh·kw ≥ 256 (AVX-512), else to
-    /// `directIndirect` where that path applies; a request for a direct path falls back to
+    /// `directIndirect` where that path applies; and from `gemm1x1` to `directTransposed` for 1×1
+    /// layers of ≥ 512 input channels, or ≥ 256 with no more output channels
+    /// (`DirectConvolution.prefersTransposedPointwise`). A request for a direct path falls back to
     /// `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
         let g = try ConvGeometry(inputShape: shape, descriptor: descriptor, operation: "Conv2DPlan")
@@ -118,6 +120,8 @@ public final class Conv2DPlan: @unchecked Sendable {
             return .directTransposed
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
+        case .gemm1x1 where chosenAutomatically && DirectConvolution.prefersTransposedPointwise(g):
+            return .directTransposed
         case .directIndirect where !direct: return .implicitGEMM
         case .directTransposed where !DirectConvolution.appliesTransposed(g): return .implicitGEMM
         default: return algorithm

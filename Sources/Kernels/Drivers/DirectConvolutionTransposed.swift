@@ -51,6 +51,19 @@ extension DirectConvolution {
         GEMMMicroKernel.active == .avx512_8x32 && g.groups == 1 && g.outHeight * g.outWidth >= transposedPixels
     }
 
+    /// Whether the automatic choice runs a 1×1 stride-1 unpadded layer here rather than on `gemm-1x1`:
+    /// from 512 input channels, or from 256 with no more output than input channels. It reads the
+    /// input in place (no copy) and skips the GEMM's packing of X; with fewer input channels the
+    /// per-call transpose weighs more. Zen 4, in-process medians, GFLOPS at 1 / 2 threads against
+    /// gemm-1x1: 2048→512 at 7² 108 / 201 against 95 / 174, 1024→256 at 14² 111 / 208 against
+    /// 105 / 178, 512→2048 at 7² 105 / 161 against 95 / 149, 512→128 at 28² 112 / 209 against 109,
+    /// 256→64 at 56² 106 / 189 against 96 / 182; but 256→1024 at 14² 98 / 143 against 105 / 145,
+    /// 128→512 at 28² 102 against 108, 64→256 at 56² 87 / 138 against 100 / 181.
+    static func prefersTransposedPointwise(_ g: ConvGeometry) -> Bool {
+        let k = g.reductionLength
+        return appliesTransposed(g) && (k >= 512 || (k >= 256 && g.outChannels <= k))
+    }
+
     /// y = conv(x) (+ bias, ReLU) computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ, straight from a padded copy
     /// of the image: each kernel call computes 8 consecutive output pixels (in row-major order, so
     /// they may wrap onto the next row) × 32 output channels over all of K, broadcasting each pixel's
