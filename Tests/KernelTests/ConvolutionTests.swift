@@ -105,7 +105,7 @@ final class ConvolutionTests: XCTestCase {
     }
 
     /// 1×1 layers of ≥ 512 input channels, or ≥ 256 with no more outputs, run on direct-transposed
-    /// (AVX-512), reading the input in place; the others stay on gemm-1x1.
+    /// (AVX-512), reading the input in place; the others stay on gemm-1x1. Strided ones from 256.
     func testPointwiseAutomaticChoice() throws {
         let avx512 = GEMMMicroKernel.active == .avx512_8x32
         let cases: [([Int], Conv2DDescriptor, Bool)] = [
@@ -120,6 +120,11 @@ final class ConvolutionTests: XCTestCase {
             let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
             XCTAssertEqual(try plan.algorithm(forInputShape: shape), avx512 && transposed ? .directTransposed : .gemm1x1, "\(shape) \(d)")
         }
+        // A strided 1×1 (ResNet's projections) leaves the implicit GEMM for direct-transposed from K = 256.
+        let projection = Conv2DDescriptor(inChannels: 256, outChannels: 24, kernel: 1, stride: 2)
+        try check([1, 256, 9, 9], projection, relu: true, expect: .implicitGEMM)
+        XCTAssertEqual(try Conv2DPlan(descriptor: projection, weights: try Tensor(shape: projection.weightShape))
+            .algorithm(forInputShape: [1, 256, 9, 9]), avx512 ? .directTransposed : .implicitGEMM)
     }
 
     func testTransposedDirectPathShapes() throws {

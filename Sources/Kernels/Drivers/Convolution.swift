@@ -91,7 +91,7 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
     /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
     /// picks a variant (F(4×4) from 14×14 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
-    /// to `directTransposed` for kernels larger than 1×1 with C·kh·kw ≥ 256 (AVX-512), else to
+    /// to `directTransposed` where C·kh·kw ≥ 256 (AVX-512), else to
     /// `directIndirect` where that path applies; and from `gemm1x1` to `directTransposed` for 1×1
     /// layers of ≥ 512 input channels, or ≥ 256 with no more output channels
     /// (`DirectConvolution.prefersTransposedPointwise`). A request for a direct path falls back to
@@ -110,12 +110,12 @@ public final class Conv2DPlan: @unchecked Sendable {
         let direct = g.groups == 1 && DirectConvolution.applies(g, weights: packedWeights[0])
         switch algorithm {
         // Measured on Zen 4 (in-process medians, README "Algorithms"): the transposed direct path beats
-        // the implicit GEMM and the row-tiled direct path on every kernel larger than 1×1 with a
-        // reduction of at least 256 (3×3 at any width and stride 1 or 2, 5×5); with fewer taps (VGG
+        // the implicit GEMM and the row-tiled direct path on every layer here with a reduction of at
+        // least 256 (3×3 at any width and stride 1 or 2, 5×5, 1×1 stride 2); with fewer taps (VGG
         // conv1_1, K = 27; the stem, 147) its transpose per 8 pixels costs more than it saves, and the
         // row-tiled direct path wins while packing B would cost as much as the product (≤ 128 output
         // channels).
-        case .implicitGEMM where chosenAutomatically && g.kernelHeight * g.kernelWidth > 1
+        case .implicitGEMM where chosenAutomatically
             && g.reductionLength >= DirectConvolution.transposedMinimumReduction && DirectConvolution.appliesTransposed(g):
             return .directTransposed
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
