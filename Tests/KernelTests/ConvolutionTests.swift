@@ -21,7 +21,11 @@ final class ConvolutionTests: XCTestCase {
             defer { GEMMMicroKernel.active = GEMMMicroKernel.best }
             for a in algorithms {
                 let plan = try Conv2DPlan(descriptor: d, weights: w, bias: b, relu: relu, algorithm: a)
-                try compare(try plan.forward(x), yRef, magnitude, shape, d, "\(a) \(kernel)", file: file, line: line)
+                // Into a NaN-filled output: `forward(x)` may get a recycled buffer that still holds the
+                // previous algorithm's (correct) output, which would hide an output left unwritten.
+                var y = try Tensor(shape: yRef.shape, repeating: .nan)
+                try plan.forward(x, into: &y)
+                try compare(y, yRef, magnitude, shape, d, "\(a) \(kernel)", file: file, line: line)
             }
         }
     }
@@ -96,7 +100,7 @@ final class ConvolutionTests: XCTestCase {
             let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape))
             let direct = GEMMMicroKernel.active == .avx512_8x32 ? avx512 : simd8
             // From a reduction of 256 on, the automatic choice takes the transposed direct path instead.
-            let transposed = GEMMMicroKernel.active == .avx512_8x32 && d.inChannels * d.kernelHeight * d.kernelWidth >= 256
+            let transposed = d.inChannels * d.kernelHeight * d.kernelWidth >= 256
             XCTAssertEqual(try plan.algorithm(forInputShape: shape),
                            transposed ? .directTransposed : direct ? .directIndirect : .implicitGEMM, "\(shape) \(d)")
         }
@@ -128,9 +132,10 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testTransposedDirectPathShapes() throws {
-        // The transposed direct path: 8 consecutive output pixels per kernel call, wrapping across
-        // rows of any width (the last call moved back), panels of 32 output channels (a last partial
-        // panel takes its bias from a padded copy), strides and dilation on plain padded rows.
+        // The transposed direct path: 8 (AVX-512) or 6 (SIMD8) consecutive output pixels per kernel
+        // call, wrapping across rows of any width (the last call moved back), panels of 32 or 16
+        // output channels (a last partial panel takes its bias from a padded copy), strides and
+        // dilation on plain padded rows. `check` runs both micro-kernels.
         let cases: [([Int], Conv2DDescriptor)] = [
             ([2, 20, 5, 7], .init(inChannels: 20, outChannels: 40, kernel: 3, padding: 1)),    // 35 pixels, rows of 7
             ([1, 30, 2, 4], .init(inChannels: 30, outChannels: 32, kernel: 3, padding: 1)),    // exactly 8 pixels
@@ -143,19 +148,22 @@ final class ConvolutionTests: XCTestCase {
             ([1, 9, 7, 28], .init(inChannels: 9, outChannels: 32, kernel: 3, padding: 1)),
             // A padded image over 512 KB: the kernel prefetches 32 taps ahead (not in the last 32 steps).
             ([1, 80, 40, 40], .init(inChannels: 80, outChannels: 8, kernel: 3, padding: 1)),
+            // A padded image over 1 MiB and twice Wᵀ: pixel blocks outermost, 2 or 3 channel panels each.
+            ([1, 8, 150, 250], .init(inChannels: 8, outChannels: 40, kernel: 3, padding: 1)),
         ]
         for (shape, d) in cases {
             try check(shape, d, relu: true)
             let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape), algorithm: .directTransposed)
-            let expected: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directTransposed : .implicitGEMM
-            XCTAssertEqual(try plan.algorithm(forInputShape: shape), expected, "\(shape) \(d)")
+            XCTAssertEqual(try plan.algorithm(forInputShape: shape), .directTransposed, "\(shape) \(d)")
         }
         try check([1, 20, 5, 7], .init(inChannels: 20, outChannels: 40, kernel: 3, padding: 1), bias: false)
-        // Fewer than 8 output pixels, or groups: the implicit GEMM instead.
+        // Fewer output pixels than one call takes (8 on AVX-512, 6 on SIMD8), or groups: the implicit GEMM instead.
         let small = Conv2DDescriptor(inChannels: 4, outChannels: 8, kernel: 3, padding: 1)
         let fallback = try Conv2DPlan(descriptor: small, weights: try Tensor(shape: small.weightShape), algorithm: .directTransposed)
-        XCTAssertEqual(try fallback.algorithm(forInputShape: [1, 4, 2, 3]), .implicitGEMM)
-        try check([1, 4, 2, 3], small)
+        XCTAssertEqual(try fallback.algorithm(forInputShape: [1, 4, 1, 5]), .implicitGEMM)
+        try check([1, 4, 1, 5], small)
+        // 6 pixels: one 6×16 call on SIMD8; on AVX-512 the implicit GEMM.
+        try check([1, 20, 2, 3], .init(inChannels: 20, outChannels: 24, kernel: 3, padding: 1), relu: true)
         // Bit-identical at any thread count; `update(weights:)` re-packs the Wᵀ panels built on the first call.
         let d = Conv2DDescriptor(inChannels: 64, outChannels: 96, kernel: 3, padding: 1)
         let x = try Tensor(shape: [1, 64, 24, 23], seed: 5), b = try Tensor(shape: [96], seed: 7)
@@ -321,7 +329,7 @@ final class ConvolutionTests: XCTestCase {
         let plan = try Conv2DPlan(descriptor: d, weights: w)
         XCTAssertEqual(plan.algorithm, .implicitGEMM)
         // Without Winograd, the automatic choice's path for a 3×3 layer of this depth.
-        let nonWinograd: ConvAlgorithm = GEMMMicroKernel.active == .avx512_8x32 ? .directTransposed : .implicitGEMM
+        let nonWinograd: ConvAlgorithm = .directTransposed
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 28, 30]), .winograd4x4)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 14, 14]), .winograd4x4)
         XCTAssertEqual(try plan.algorithm(forInputShape: [1, 256, 13, 20]), .winograd2x2)

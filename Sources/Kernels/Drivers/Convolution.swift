@@ -14,11 +14,12 @@ public enum ConvAlgorithm: String, Sendable, CaseIterable {
     /// input channels: VGG conv1_1, the ResNet stem). Falls back to `implicitGEMM` otherwise.
     /// Chosen automatically up to 128 output channels where `directTransposed` is not.
     case directIndirect = "direct-indirect-gemm"
-    /// Direct convolution computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ: tiles of 8 consecutive output
-    /// pixels × 32 output channels, each pixel's taps broadcast straight from a zero-padded copy of the
-    /// image, Wᵀ packed once (on the first call) in 32-channel panels. Any row width (the pixels of a
-    /// tile may wrap onto the next row), stride and dilation; AVX-512 only, one group, ≥ 8 output
-    /// pixels. Falls back to `implicitGEMM` otherwise.
+    /// Direct convolution computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ: tiles of 8 (or 7) consecutive
+    /// output pixels × 32 output channels on AVX-512, 6 × 16 on SIMD8, each pixel's taps broadcast
+    /// straight from a zero-padded copy of the image (the input itself when unpadded), Wᵀ packed once
+    /// (on the first call) in channel panels. Any row width (the pixels of a tile may wrap onto the
+    /// next row), stride and dilation; one group, at least one tile of output pixels. Falls back to
+    /// `implicitGEMM` otherwise.
     case directTransposed = "direct-transposed"
     /// im2col of each whole image into scratch, then a GEMM with the packed weights
     /// (scratch of C/groups·kh·kw × OH·OW floats). Kept for comparison.
@@ -91,9 +92,9 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// The algorithm `forward` runs for an input of this shape: the automatic choice moves from
     /// `implicitGEMM` to Winograd where Winograd is allowed and `WinogradConvolution.automaticTransform`
     /// picks a variant (F(4×4) from 14×14 outputs, F(2×2) from 7×7, 3×3 layers with C·O ≥ 64·64), else
-    /// to `directTransposed` where C·kh·kw ≥ 256 (AVX-512), else to
-    /// `directIndirect` where that path applies; and from `gemm1x1` to `directTransposed` for 1×1
-    /// layers of ≥ 512 input channels, or ≥ 256 with no more output channels
+    /// to `directTransposed` where C·kh·kw ≥ 256 (for a 1×1 stride-2 layer only on AVX-512), else to
+    /// `directIndirect` where that path applies; and, on AVX-512, from `gemm1x1` to `directTransposed`
+    /// for 1×1 layers of ≥ 512 input channels, or ≥ 256 with no more output channels
     /// (`DirectConvolution.prefersTransposedPointwise`). A request for a direct path falls back to
     /// `implicitGEMM` where it does not apply.
     public func algorithm(forInputShape shape: [Int]) throws -> ConvAlgorithm {
@@ -111,19 +112,21 @@ public final class Conv2DPlan: @unchecked Sendable {
         switch algorithm {
         // Measured on Zen 4 (in-process medians, README "Algorithms"): the transposed direct path beats
         // the implicit GEMM and the row-tiled direct path on every layer here with a reduction of at
-        // least 256 (3×3 at any width and stride 1 or 2, 5×5, 1×1 stride 2); with fewer taps (VGG
-        // conv1_1, K = 27; the stem, 147) its transpose per 8 pixels costs more than it saves, and the
-        // row-tiled direct path wins while packing B would cost as much as the product (≤ 128 output
-        // channels).
+        // least 256 (3×3 at any width and stride 1 or 2, 5×5; 1×1 stride 2 with the 8×32 kernel only);
+        // with fewer taps (VGG conv1_1, K = 27; the stem, 147) its transpose per call costs more than
+        // it saves, and the row-tiled direct path wins while packing B would cost as much as the
+        // product (≤ 128 output channels).
         case .implicitGEMM where chosenAutomatically
-            && g.reductionLength >= DirectConvolution.transposedMinimumReduction && DirectConvolution.appliesTransposed(g):
+            && g.reductionLength >= DirectConvolution.transposedMinimumReduction
+            && DirectConvolution.appliesTransposed(g, kernel: packedWeights[0].microKernel)
+            && (g.kernelHeight * g.kernelWidth > 1 || packedWeights[0].microKernel == .avx512_8x32):
             return .directTransposed
         case .implicitGEMM where chosenAutomatically && direct && g.outChannels <= DirectConvolution.automaticMaxOutChannels:
             return .directIndirect
-        case .gemm1x1 where chosenAutomatically && DirectConvolution.prefersTransposedPointwise(g):
+        case .gemm1x1 where chosenAutomatically && DirectConvolution.prefersTransposedPointwise(g, kernel: packedWeights[0].microKernel):
             return .directTransposed
         case .directIndirect where !direct: return .implicitGEMM
-        case .directTransposed where !DirectConvolution.appliesTransposed(g): return .implicitGEMM
+        case .directTransposed where !DirectConvolution.appliesTransposed(g, kernel: packedWeights[0].microKernel): return .implicitGEMM
         default: return algorithm
         }
     }
@@ -304,10 +307,11 @@ public final class Conv2DPlan: @unchecked Sendable {
                     return
                 }
                 if algorithm == .directTransposed {
+                    let width = DirectConvolution.transposedTile(packedWeights[0].microKernel, pixels: pixels).width
                     let panels = channelPanels.withLock { cache in
-                        if cache == nil {
+                        if cache?.width != width {
                             cache = packedWeights[0].unpacked().withUnsafeBufferPointer {
-                                ChannelPanels(outChannels: g.outChannels, k: k, weights: $0.baseAddress!)
+                                ChannelPanels(outChannels: g.outChannels, k: k, width: width, weights: $0.baseAddress!)
                             }
                         }
                         return cache!

@@ -3,35 +3,35 @@ import KernelsAVX512
 #endif
 import Scheduler
 
-/// Wᵀ in panels of 32 output channels, K × 32 floats each, k-major, zero past the last channel:
-/// the B operand of `DirectConvolution.forwardTransposed`, packed once per plan.
+/// Wᵀ in panels of `width` output channels (the micro-kernel's NR: 32 on AVX-512, 16 on SIMD8),
+/// K × width floats each, k-major, zero past the last channel: the B operand of
+/// `DirectConvolution.forwardTransposed`, packed once per plan.
 final class ChannelPanels: @unchecked Sendable {
-    static let width = 32
-    let outChannels: Int, k: Int, panels: Int
+    let outChannels: Int, k: Int, width: Int, panels: Int
     let storage: UnsafeMutablePointer<Float>
-    var byteCount: Int { panels * k * Self.width * 4 }
+    var byteCount: Int { panels * k * width * 4 }
 
     /// Packs the O × K row-major weights at `w`.
-    init(outChannels: Int, k: Int, weights w: UnsafePointer<Float>) {
-        self.outChannels = outChannels; self.k = k
-        panels = (outChannels + Self.width - 1) / Self.width
-        storage = LargeAllocation.allocate(byteCount: panels * k * Self.width * 4)
-            .bindMemory(to: Float.self, capacity: panels * k * Self.width)
+    init(outChannels: Int, k: Int, width: Int, weights w: UnsafePointer<Float>) {
+        self.outChannels = outChannels; self.k = k; self.width = width
+        panels = (outChannels + width - 1) / width
+        storage = LargeAllocation.allocate(byteCount: panels * k * width * 4)
+            .bindMemory(to: Float.self, capacity: panels * k * width)
         repack(weights: w)
     }
 
     /// Packs new weights of the same shape into this storage: no allocation.
     func repack(weights w: UnsafePointer<Float>) {
         for j in 0..<panels {
-            let panel = storage + j * k * Self.width
-            for c in 0..<Self.width {
-                let o = j * Self.width + c
-                for p in 0..<k { panel[p * Self.width + c] = o < outChannels ? w[o * k + p] : 0 }
+            let panel = storage + j * k * width
+            for c in 0..<width {
+                let o = j * width + c
+                for p in 0..<k { panel[p * width + c] = o < outChannels ? w[o * k + p] : 0 }
             }
         }
     }
 
-    func panel(_ j: Int) -> UnsafePointer<Float> { UnsafePointer(storage + j * k * Self.width) }
+    func panel(_ j: Int) -> UnsafePointer<Float> { UnsafePointer(storage + j * k * width) }
 
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
@@ -39,6 +39,15 @@ final class ChannelPanels: @unchecked Sendable {
 extension DirectConvolution {
     /// Output pixels per kernel call (the 8×32 kernel's rows), and calls per parallel tile.
     static let transposedPixels = 8, transposedCallsPerTile = 8
+
+    /// The Wᵀ panel width and the pixels per call of the active micro-kernel: 8×32 on AVX-512
+    /// (7×32 where 7 divides the plane and 8 does not), 6×16 on SIMD8.
+    static func transposedTile(_ kernel: GEMMMicroKernel, pixels outPlane: Int) -> (width: Int, pixels: Int) {
+        switch kernel {
+        case .avx512_8x32: return (32, outPlane % transposedPixels != 0 && outPlane % 7 == 0 ? 7 : transposedPixels)
+        case .simd8_6x16: return (16, 6)
+        }
+    }
     /// The automatic choice takes this path from this reduction length C·kh·kw on (see `Conv2DPlan`).
     /// 1×1 stride 2 (ResNet's projections, in place: no padding), against the implicit GEMM at
     /// 1 / 2 threads: 256→512 at 56² 99 / 191 against 73 / 173 GFLOPS, 512→1024 at 28² 97 / 200
@@ -49,9 +58,11 @@ extension DirectConvolution {
     /// GFLOPS, 256 at 56² 109 → 112 / 151 → 196; at 14² and 7² (≤ 512 KB, resident in L2) ±3 %.
     static let transposedPrefetchMinimumImage = 512 << 10
 
-    /// Whether `forwardTransposed` applies: the AVX-512 kernel, one group, at least 8 output pixels.
-    static func appliesTransposed(_ g: ConvGeometry) -> Bool {
-        GEMMMicroKernel.active == .avx512_8x32 && g.groups == 1 && g.outHeight * g.outWidth >= transposedPixels
+    /// Whether `forwardTransposed` applies with weights packed for `kernel`: one group, at least one
+    /// call's pixels (8 on AVX-512, 6 on SIMD8).
+    static func appliesTransposed(_ g: ConvGeometry, kernel: GEMMMicroKernel) -> Bool {
+        let outPlane = g.outHeight * g.outWidth
+        return g.groups == 1 && outPlane >= transposedTile(kernel, pixels: outPlane).pixels
     }
 
     /// Whether the automatic choice runs a 1×1 stride-1 unpadded layer here rather than on `gemm-1x1`:
@@ -62,9 +73,11 @@ extension DirectConvolution {
     /// 105 / 178, 512→2048 at 7² 105 / 161 against 95 / 149, 512→128 at 28² 112 / 209 against 109,
     /// 256→64 at 56² 106 / 189 against 96 / 182; but 256→1024 at 14² 98 / 143 against 105 / 145,
     /// 128→512 at 28² 102 against 108, 64→256 at 56² 87 / 138 against 100 / 181.
-    static func prefersTransposedPointwise(_ g: ConvGeometry) -> Bool {
+    /// Only with the 8×32 kernel: the 6×16 one, whose step is 6 FMA cycles against 16, stalls on the
+    /// new line each 1×1 tap reads (2048→512 at 7²: 72 against gemm-1x1's 104 GFLOPS at 1 thread).
+    static func prefersTransposedPointwise(_ g: ConvGeometry, kernel: GEMMMicroKernel) -> Bool {
         let k = g.reductionLength
-        return appliesTransposed(g) && (k >= 512 || (k >= 256 && g.outChannels <= k))
+        return kernel == .avx512_8x32 && appliesTransposed(g, kernel: kernel) && (k >= 512 || (k >= 256 && g.outChannels <= k))
     }
 
     /// y = conv(x) (+ bias, ReLU) computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ, straight from a padded copy
@@ -80,24 +93,31 @@ extension DirectConvolution {
         _ x: UnsafePointer<Float>, _ g: ConvGeometry, panels: ChannelPanels, offsets: UnsafePointer<Int32>,
         bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
     ) {
-        #if TESSERA_AVX512
-        let l = Layout(g, splitPhases: false), width = ChannelPanels.width
+        let l = Layout(g, splitPhases: false), width = panels.width
         let k = g.reductionLength, m = g.outChannels, outPlane = g.outHeight * g.outWidth
         // 7 pixels a call (the 7×32 kernel) where 7 divides the plane and 8 does not (49, 196): no pixel
         // computed twice. ResNet's 512 channels at 7², in-process medians: 92 → 110 GFLOPS at 1 thread,
         // 171 → 207 at 2; at 14² ±3 %.
-        let perCall = outPlane % transposedPixels != 0 && outPlane % 7 == 0 ? 7 : transposedPixels
+        let avx512 = width == 32, perCall = transposedTile(avx512 ? .avx512_8x32 : .simd8_6x16, pixels: outPlane).pixels
         let calls = (outPlane + perCall - 1) / perCall
         let pixelBlocks = (calls + transposedCallsPerTile - 1) / transposedCallsPerTile
         let prefetchDistance = g.inChannels * l.plane * 4 > transposedPrefetchMinimumImage ? prefetchSteps : 0
-        // Channel panel outermost within an image, so that consecutive tiles share a panel of Wᵀ.
+        // Channel panel outermost within an image, so that consecutive tiles share a panel of Wᵀ; but
+        // on an image over 1 MiB and twice Wᵀ, pixel block outermost, so that the panels share the
+        // block's image lines instead of each panel streaming the whole image. In-process medians at
+        // 2 threads, 8×32 / 6×16 kernel: VGG conv1_2 188 → 197 / 119 → 165 GFLOPS, conv2_1 185 → 192 /
+        // 134 → 170, conv2_2 184 → 210 / 49 → 133; panel-major stays better on 64 channels at 56²
+        // (0.85 MB: 203 against 192) and equal at 256 channels at 56² (3.4 MB against 2.4 MB of Wᵀ).
+        let imageBytes = g.inChannels * l.plane * 4
+        let pixelMajor = imageBytes > max(1 << 20, 2 * panels.byteCount)
         withPaddedImage(x, g, l, productTiles: g.batch * panels.panels * pixelBlocks, threads: threads) { t, padded in
-            let n = t / (panels.panels * pixelBlocks), panel = t / pixelBlocks % panels.panels, block = t % pixelBlocks
+            let n = t / (panels.panels * pixelBlocks), r = t % (panels.panels * pixelBlocks)
+            let panel = pixelMajor ? r % panels.panels : r / pixelBlocks, block = pixelMajor ? r / panels.panels : r % pixelBlocks
             let image = padded + n * g.inChannels * l.plane, out = y + n * m * outPlane
             let o0 = panel * width, channels = min(width, m - o0)
             // Three stack buffers: Swift puts one of more than 1 KiB on the heap.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPixels * width) { scratch in
-              withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { paddedBias in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPixels * 32) { scratch in
+              withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { paddedBias in
                 let tile = scratch.baseAddress!
                 // A last panel of fewer than 32 channels reads its bias from a zero-padded copy.
                 var columnBias = bias.map { $0 + o0 }
@@ -112,18 +132,26 @@ extension DirectConvolution {
                             let oi = (q + r) / g.outWidth, oj = (q + r) % g.outWidth
                             pixels[r] = Int32(oi * g.strideHeight * l.rowLength + oj * g.strideWidth)
                         }
-                        sgemmKernel8x32AVX512BroadcastImage(
-                            rows: perCall, kc: k, image: image, pixels: pixels.baseAddress!, offsets: offsets, b: panels.panel(panel),
-                            c: tile, ldc: width, mode: 0, epilogue: bias != nil || relu, columnBias: columnBias, relu: relu,
-                            prefetchDistance: prefetchDistance)
+                        if avx512 {
+                            #if TESSERA_AVX512
+                            sgemmKernel8x32AVX512BroadcastImage(
+                                rows: perCall, kc: k, image: image, pixels: pixels.baseAddress!, offsets: offsets, b: panels.panel(panel),
+                                c: tile, ldc: width, mode: 0, epilogue: bias != nil || relu, columnBias: columnBias, relu: relu,
+                                prefetchDistance: prefetchDistance)
+                            #else
+                            preconditionFailure("32-wide panels come only from AVX-512 weights")
+                            #endif
+                        } else {
+                            sgemmKernel6x16BroadcastImage(
+                                kc: k, image: image, pixels: pixels.baseAddress!, offsets: offsets, b: panels.panel(panel),
+                                c: tile, ldc: width,
+                                epilogue: bias != nil || relu ? KernelEpilogue(columnBias: columnBias, relu: relu) : nil)
+                        }
                         GEMM.transposeBlock(rows: perCall, cols: channels, tile, width, out + o0 * outPlane + q, outPlane)
                     }
                 }
               }
             }
         }
-        #else
-        preconditionFailure("the AVX-512 kernels are not in this build")
-        #endif
     }
 }

@@ -135,6 +135,38 @@ private func indirectRows(
     acc.store(c, ldc, 1, .overwrite, epilogue)
 }
 
+/// The 6×16 kernel for a direct convolution computed transposed (`sgemmKernel8x32AVX512BroadcastImage`
+/// on ymm): row r of the tile is output pixel r, column j output channel j; step k broadcasts pixel
+/// r's k-th tap from a padded image, `image[pixels[r] + offsets[k]]`, against a 16-channel panel of
+/// Wᵀ packed k-major (16 floats per step). C = acc, then the epilogue (column bias per channel),
+/// through the same stores as `sgemmKernel6x16` with α = 1 and β = 0. (Its row switch repeats the
+/// AVX-512 kernel's: that module is compiled for another CPU, so the two cannot share inlined code.)
+@inline(never)
+func sgemmKernel6x16BroadcastImage(
+    kc: Int, image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, offsets: UnsafePointer<Int32>,
+    b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: KernelEpilogue?
+) {
+    let x0 = image + Int(pixels[0]), x1 = image + Int(pixels[1]), x2 = image + Int(pixels[2])
+    let x3 = image + Int(pixels[3]), x4 = image + Int(pixels[4]), x5 = image + Int(pixels[5])
+    var acc = Accumulators6x16()
+    var pb = b
+    for q in 0..<kc {
+        let o = Int(offsets[q])
+        acc.step({ row in
+            switch row {
+            case 0: return x0[o]
+            case 1: return x1[o]
+            case 2: return x2[o]
+            case 3: return x3[o]
+            case 4: return x4[o]
+            default: return x5[o]
+            }
+        }, load8(pb), load8(pb, 8), rows: 6)
+        pb += 16
+    }
+    acc.store(c, ldc, 1, .overwrite, epilogue)
+}
+
 /// The 6×16 tile of accumulators, twelve SIMD8 values that live in ymm registers.
 private struct Accumulators6x16 {
     var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
@@ -149,22 +181,28 @@ private struct Accumulators6x16 {
     /// the other accumulators are left as they are.
     @inline(__always)
     mutating func step(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>, rows: Int) {
-        var ai = SIMD8<Float>(repeating: pa[0])
+        step({ pa[$0] }, b0, b1, rows: rows)
+    }
+
+    /// One k step with row r's A value `a(r)` (a packed panel, or an image read through offsets).
+    @inline(__always)
+    mutating func step(_ a: (Int) -> Float, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>, rows: Int) {
+        var ai = SIMD8<Float>(repeating: a(0))
         c00 = madd(c00, ai, b0); c01 = madd(c01, ai, b1)
         if rows < 2 { return }
-        ai = SIMD8<Float>(repeating: pa[1])
+        ai = SIMD8<Float>(repeating: a(1))
         c10 = madd(c10, ai, b0); c11 = madd(c11, ai, b1)
         if rows < 3 { return }
-        ai = SIMD8<Float>(repeating: pa[2])
+        ai = SIMD8<Float>(repeating: a(2))
         c20 = madd(c20, ai, b0); c21 = madd(c21, ai, b1)
         if rows < 4 { return }
-        ai = SIMD8<Float>(repeating: pa[3])
+        ai = SIMD8<Float>(repeating: a(3))
         c30 = madd(c30, ai, b0); c31 = madd(c31, ai, b1)
         if rows < 5 { return }
-        ai = SIMD8<Float>(repeating: pa[4])
+        ai = SIMD8<Float>(repeating: a(4))
         c40 = madd(c40, ai, b0); c41 = madd(c41, ai, b1)
         if rows < 6 { return }
-        ai = SIMD8<Float>(repeating: pa[5])
+        ai = SIMD8<Float>(repeating: a(5))
         c50 = madd(c50, ai, b0); c51 = madd(c51, ai, b1)
     }
 
