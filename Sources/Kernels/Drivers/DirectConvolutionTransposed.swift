@@ -40,8 +40,9 @@ extension DirectConvolution {
     /// Output pixels per kernel call (the 8×32 kernel's rows), and calls per parallel tile.
     static let transposedPixels = 8, transposedCallsPerTile = 8
 
-    /// The Wᵀ panel width and the pixels per call of the active micro-kernel: 8×32 on AVX-512
-    /// (7×32 where 7 divides the plane and 8 does not), 6×16 on SIMD8.
+    /// The Wᵀ panel width and the pixels per call for weights packed for `kernel`, on a plane of
+    /// `outPlane` output pixels: 8×32 on AVX-512 (7×32 where 7 divides the plane and 8 does not),
+    /// 6×16 on SIMD8.
     static func transposedTile(_ kernel: GEMMMicroKernel, pixels outPlane: Int) -> (width: Int, pixels: Int) {
         switch kernel {
         case .avx512_8x32: return (32, outPlane % transposedPixels != 0 && outPlane % 7 == 0 ? 7 : transposedPixels)
@@ -80,15 +81,17 @@ extension DirectConvolution {
         return kernel == .avx512_8x32 && appliesTransposed(g, kernel: kernel) && (k >= 512 || (k >= 256 && g.outChannels <= k))
     }
 
+
     /// y = conv(x) (+ bias, ReLU) computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ, straight from a padded copy
-    /// of the image: each kernel call computes 8 consecutive output pixels (in row-major order, so
-    /// they may wrap onto the next row) × 32 output channels over all of K, broadcasting each pixel's
-    /// taps from the image (`sgemmKernel8x32AVX512BroadcastImage`), then transposes the 8×32 tile
-    /// into the NCHW output. Unlike `forward`, whose 32 pixels must be consecutive floats of one
-    /// row, no pixel is wasted on narrow rows (28, 14, 7), and strides need no column phases. A last
-    /// tile of fewer than 8 pixels moves back to end at the plane's end (same arithmetic: a pixel
-    /// computed twice gets the same value); a plane of 49 or 196 pixels runs 7 pixels a call instead.
-    /// `offsets` is `tapOffsets(g, Layout(g, splitPhases: false))`.
+    /// of the image (the input itself when unpadded): each kernel call computes 8 consecutive output
+    /// pixels (in row-major order, so they may wrap onto the next row) × 32 output channels over all
+    /// of K, broadcasting each pixel's taps from the image (`sgemmKernel8x32AVX512BroadcastImage`;
+    /// 6 × 16 with `sgemmKernel6x16BroadcastImage` on SIMD8 panels), then transposes the tile into
+    /// the NCHW output. Unlike `forward`, whose 32 pixels must be consecutive floats of one row, no
+    /// pixel is wasted on narrow rows (28, 14, 7), and strides need no column phases. A last call of
+    /// fewer pixels moves back to end at the plane's end (same arithmetic: a pixel computed twice
+    /// gets the same value); on AVX-512 a plane of 49 or 196 pixels runs 7 pixels a call instead.
+    /// `offsets` is `tapOffsets(g, Layout(g, splitPhases: false))`; `panels` fixes the kernel.
     static func forwardTransposed(
         _ x: UnsafePointer<Float>, _ g: ConvGeometry, panels: ChannelPanels, offsets: UnsafePointer<Int32>,
         bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>, threads: Int?
@@ -101,14 +104,14 @@ extension DirectConvolution {
         let avx512 = width == 32, perCall = transposedTile(avx512 ? .avx512_8x32 : .simd8_6x16, pixels: outPlane).pixels
         let calls = (outPlane + perCall - 1) / perCall
         let pixelBlocks = (calls + transposedCallsPerTile - 1) / transposedCallsPerTile
-        let prefetchDistance = g.inChannels * l.plane * 4 > transposedPrefetchMinimumImage ? prefetchSteps : 0
+        let imageBytes = g.inChannels * l.plane * 4
+        let prefetchDistance = imageBytes > transposedPrefetchMinimumImage ? prefetchSteps : 0
         // Channel panel outermost within an image, so that consecutive tiles share a panel of Wᵀ; but
         // on an image over 1 MiB and twice Wᵀ, pixel block outermost, so that the panels share the
         // block's image lines instead of each panel streaming the whole image. In-process medians at
         // 2 threads, 8×32 / 6×16 kernel: VGG conv1_2 188 → 197 / 119 → 165 GFLOPS, conv2_1 185 → 192 /
         // 134 → 170, conv2_2 184 → 210 / 49 → 133; panel-major stays better on 64 channels at 56²
         // (0.85 MB: 203 against 192) and equal at 256 channels at 56² (3.4 MB against 2.4 MB of Wᵀ).
-        let imageBytes = g.inChannels * l.plane * 4
         let pixelMajor = imageBytes > max(1 << 20, 2 * panels.byteCount)
         withPaddedImage(x, g, l, productTiles: g.batch * panels.panels * pixelBlocks, threads: threads) { t, padded in
             let n = t / (panels.panels * pixelBlocks), r = t % (panels.panels * pixelBlocks)
