@@ -63,9 +63,10 @@ public final class Conv2DPlan: @unchecked Sendable {
     private var bias: Tensor?
     /// The bias, or zeros when there is none, so that `forward` always has a buffer to point into.
     private var biasOrZeros: Tensor
-    /// The direct paths' tap tables for the last input size, by whether rows are split into column phases.
-    private let tapOffsetCache = Locked<[Bool: (height: Int, width: Int, table: [Int32])]>([:])
-    /// Wᵀ in 32-channel panels for `directTransposed`, built on the first such call.
+    /// The direct paths' tap tables for the last input size, by the layout's column phases (the two
+    /// paths share one table at width stride 1).
+    private let tapOffsetCache = Locked<[Int: (height: Int, width: Int, table: [Int32])]>([:])
+    /// Wᵀ in channel panels for `directTransposed`, built on the first such call.
     private let channelPanels = Locked<ChannelPanels?>(nil)
     /// gemm-1x1 on images of few pixels runs transposed, Yᵀ = Xᵀ·Wᵀ, on Wᵀ packed as the B operand
     /// (one per group), built on the first such call: the output channels then fill the micro-kernel's
@@ -307,11 +308,11 @@ public final class Conv2DPlan: @unchecked Sendable {
                     return
                 }
                 if algorithm == .directTransposed {
-                    let width = DirectConvolution.transposedTile(packedWeights[0].microKernel, pixels: pixels).width
                     let panels = channelPanels.withLock { cache in
-                        if cache?.width != width {
-                            cache = packedWeights[0].unpacked().withUnsafeBufferPointer {
-                                ChannelPanels(outChannels: g.outChannels, k: k, width: width, weights: $0.baseAddress!)
+                        if cache == nil {
+                            let weights = packedWeights[0]
+                            cache = weights.unpacked().withUnsafeBufferPointer {
+                                ChannelPanels(outChannels: g.outChannels, k: k, microKernel: weights.microKernel, weights: $0.baseAddress!)
                             }
                         }
                         return cache!
@@ -401,10 +402,11 @@ public final class Conv2DPlan: @unchecked Sendable {
     /// A direct path's tap-offset table for this input size, built once and reused while the
     /// input size stays the same (the usual case: a layer sees one image size).
     private func directTapOffsets(_ g: ConvGeometry, splitPhases: Bool) -> [Int32] {
-        tapOffsetCache.withLock { cache in
-            if let c = cache[splitPhases], c.height == g.inHeight, c.width == g.inWidth { return c.table }
-            let table = DirectConvolution.tapOffsets(g, DirectConvolution.Layout(g, splitPhases: splitPhases))
-            cache[splitPhases] = (g.inHeight, g.inWidth, table)
+        let layout = DirectConvolution.Layout(g, splitPhases: splitPhases)
+        return tapOffsetCache.withLock { cache in
+            if let c = cache[layout.phases], c.height == g.inHeight, c.width == g.inWidth { return c.table }
+            let table = DirectConvolution.tapOffsets(g, layout)
+            cache[layout.phases] = (g.inHeight, g.inWidth, table)
             return table
         }
     }

@@ -5,15 +5,16 @@ import Scheduler
 
 /// Wᵀ in panels of `width` output channels (the micro-kernel's NR: 32 on AVX-512, 16 on SIMD8),
 /// K × width floats each, k-major, zero past the last channel: the B operand of
-/// `DirectConvolution.forwardTransposed`, packed once per plan.
+/// `DirectConvolution.forwardTransposed`, packed once per plan for the plan's micro-kernel.
 final class ChannelPanels: @unchecked Sendable {
-    let outChannels: Int, k: Int, width: Int, panels: Int
+    let outChannels: Int, k: Int, microKernel: GEMMMicroKernel, width: Int, panels: Int
     let storage: UnsafeMutablePointer<Float>
     var byteCount: Int { panels * k * width * 4 }
 
-    /// Packs the O × K row-major weights at `w`.
-    init(outChannels: Int, k: Int, width: Int, weights w: UnsafePointer<Float>) {
-        self.outChannels = outChannels; self.k = k; self.width = width
+    /// Packs the O × K row-major weights at `w` for `microKernel`.
+    init(outChannels: Int, k: Int, microKernel: GEMMMicroKernel, weights w: UnsafePointer<Float>) {
+        self.outChannels = outChannels; self.k = k; self.microKernel = microKernel
+        width = microKernel.blocking.nr
         panels = (outChannels + width - 1) / width
         storage = LargeAllocation.allocate(byteCount: panels * k * width * 4)
             .bindMemory(to: Float.self, capacity: panels * k * width)
@@ -37,17 +38,15 @@ final class ChannelPanels: @unchecked Sendable {
 }
 
 extension DirectConvolution {
-    /// Output pixels per kernel call (the 8×32 kernel's rows), and calls per parallel tile.
-    static let transposedPixels = 8, transposedCallsPerTile = 8
+    /// The largest tile a call computes (8 pixels × 32 channels, for the stack buffers), and calls per parallel tile.
+    static let transposedTileFloats = 8 * 32, transposedCallsPerTile = 8
 
-    /// The Wᵀ panel width and the pixels per call for weights packed for `kernel`, on a plane of
-    /// `outPlane` output pixels: 8×32 on AVX-512 (7×32 where 7 divides the plane and 8 does not),
-    /// 6×16 on SIMD8.
-    static func transposedTile(_ kernel: GEMMMicroKernel, pixels outPlane: Int) -> (width: Int, pixels: Int) {
-        switch kernel {
-        case .avx512_8x32: return (32, outPlane % transposedPixels != 0 && outPlane % 7 == 0 ? 7 : transposedPixels)
-        case .simd8_6x16: return (16, 6)
-        }
+    /// Output pixels per call for weights packed for `kernel`, on a plane of `outPlane` output pixels:
+    /// the kernel's MR, 8 on AVX-512 (7 where 7 divides the plane and 8 does not) and 6 on SIMD8. The
+    /// channels per call are its NR (`ChannelPanels.width`).
+    static func pixelsPerCall(_ kernel: GEMMMicroKernel, pixels outPlane: Int) -> Int {
+        let mr = kernel.blocking.mr
+        return kernel == .avx512_8x32 && outPlane % mr != 0 && outPlane % 7 == 0 ? 7 : mr
     }
     /// The automatic choice takes this path from this reduction length C·kh·kw on (see `Conv2DPlan`).
     /// 1×1 stride 2 (ResNet's projections, in place: no padding), against the implicit GEMM at
@@ -63,7 +62,7 @@ extension DirectConvolution {
     /// call's pixels (8 on AVX-512, 6 on SIMD8).
     static func appliesTransposed(_ g: ConvGeometry, kernel: GEMMMicroKernel) -> Bool {
         let outPlane = g.outHeight * g.outWidth
-        return g.groups == 1 && outPlane >= transposedTile(kernel, pixels: outPlane).pixels
+        return g.groups == 1 && outPlane >= pixelsPerCall(kernel, pixels: outPlane)
     }
 
     /// Whether the automatic choice runs a 1×1 stride-1 unpadded layer here rather than on `gemm-1x1`:
@@ -101,7 +100,7 @@ extension DirectConvolution {
         // 7 pixels a call (the 7×32 kernel) where 7 divides the plane and 8 does not (49, 196): no pixel
         // computed twice. ResNet's 512 channels at 7², in-process medians: 92 → 110 GFLOPS at 1 thread,
         // 171 → 207 at 2; at 14² ±3 %.
-        let avx512 = width == 32, perCall = transposedTile(avx512 ? .avx512_8x32 : .simd8_6x16, pixels: outPlane).pixels
+        let avx512 = panels.microKernel == .avx512_8x32, perCall = pixelsPerCall(panels.microKernel, pixels: outPlane)
         let calls = (outPlane + perCall - 1) / perCall
         let pixelBlocks = (calls + transposedCallsPerTile - 1) / transposedCallsPerTile
         let imageBytes = g.inChannels * l.plane * 4
@@ -119,8 +118,8 @@ extension DirectConvolution {
             let image = padded + n * g.inChannels * l.plane, out = y + n * m * outPlane
             let o0 = panel * width, channels = min(width, m - o0)
             // Three stack buffers: Swift puts one of more than 1 KiB on the heap.
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedPixels * 32) { scratch in
-              withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { paddedBias in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: transposedTileFloats) { scratch in
+              withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { paddedBias in
                 let tile = scratch.baseAddress!
                 // A last panel of fewer than 32 channels reads its bias from a zero-padded copy.
                 var columnBias = bias.map { $0 + o0 }
@@ -128,7 +127,7 @@ extension DirectConvolution {
                     for c in 0..<width { paddedBias[c] = c < channels ? b[o0 + c] : 0 }
                     columnBias = UnsafePointer(paddedBias.baseAddress!)
                 }
-                withUnsafeTemporaryAllocation(of: Int32.self, capacity: transposedPixels) { pixels in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: perCall) { pixels in
                     for call in (block * calls / pixelBlocks)..<((block + 1) * calls / pixelBlocks) {
                         let q = min(call * perCall, outPlane - perCall)
                         for r in 0..<perCall {
@@ -142,7 +141,7 @@ extension DirectConvolution {
                                 c: tile, ldc: width, mode: 0, epilogue: bias != nil || relu, columnBias: columnBias, relu: relu,
                                 prefetchDistance: prefetchDistance)
                             #else
-                            preconditionFailure("32-wide panels come only from AVX-512 weights")
+                            preconditionFailure("AVX-512 panels in a build without the AVX-512 kernels")
                             #endif
                         } else {
                             sgemmKernel6x16BroadcastImage(
