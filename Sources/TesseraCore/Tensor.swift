@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Storage of a tensor: one contiguous, 64-byte-aligned `Float` buffer.
 ///
 /// Large buffers are recycled through `TensorBufferCache`.
@@ -78,8 +80,19 @@ public struct Tensor: Sendable, CustomStringConvertible {
         let n = try Tensor.elementCount(of: shape)
         self.shape = shape
         storage = TensorStorage(count: n)
+        if Tensor.fillsUninitializedWithNaN { storage.base.update(repeating: .nan, count: n) }
         try initializer(UnsafeMutableBufferPointer(start: storage.base, count: n))
     }
+
+    /// A testing aid, off by default: when on, `init(shape:unsafeUninitializedInitializingWith:)`
+    /// fills the buffer with NaN before the initializer runs. An element a kernel leaves unwritten
+    /// then shows up as NaN, instead of whatever a recycled buffer held (perhaps the correct value,
+    /// left there by the previous call). The test suites turn it on; it costs a pass over the output.
+    public static var fillsUninitializedWithNaN: Bool {
+        get { nanFill.load(ordering: .relaxed) }
+        set { nanFill.store(newValue, ordering: .relaxed) }
+    }
+    private static let nanFill = Atomic<Bool>(false)
 
     /// A tensor built from `values` in row-major order; `values.count` must match `shape`.
     public init(shape: [Int], values: [Float]) throws {

@@ -4,7 +4,7 @@ import TesseraCore
 
 /// Every class of bad input, one table: each call must throw a `TesseraError` whose text names the
 /// offending shape or argument, and must leave the caller's buffers untouched.
-final class BadInputTests: XCTestCase {
+final class BadInputTests: NaNFilledOutputsTestCase {
     struct Case {
         var name: String
         /// Fragments the error text must contain (the shape or value, and what was expected).

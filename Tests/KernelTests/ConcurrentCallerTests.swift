@@ -5,7 +5,7 @@ import TesseraCore
 
 /// Many threads calling into the library at once, sharing one plan's weights: the results must
 /// be bit-identical to serial calls (SPEC §5; no shared mutable scratch without an owner).
-final class ConcurrentCallerTests: XCTestCase {
+final class ConcurrentCallerTests: NaNFilledOutputsTestCase {
     func testFourCallersShareOnePlan() throws {
         let d = Conv2DDescriptor(inChannels: 32, outChannels: 64, kernel: 3, padding: 1)
         let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape, seed: 1), relu: true)

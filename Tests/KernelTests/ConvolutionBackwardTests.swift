@@ -6,7 +6,7 @@ import TesseraCore
 
 /// Convolution backward-data, backward-filter and backward-bias against the references, with
 /// SPEC §4's normalized error: the largest error over the largest Σ|a·b| behind any gradient element.
-final class ConvolutionBackwardTests: XCTestCase {
+final class ConvolutionBackwardTests: NaNFilledOutputsTestCase {
     static func absolute(_ t: Tensor) throws -> Tensor { try Tensor(shape: t.shape, values: t.scalars.map { abs($0) }) }
 
     static func normalizedError(_ y: Tensor, _ reference: Tensor, magnitude: Tensor) -> Float {

@@ -4,7 +4,7 @@ import Reference
 import TesseraCore
 
 /// Conv2DPlan against `Reference.conv2dForward`, with SPEC §4's normalized error.
-final class ConvolutionTests: XCTestCase {
+final class ConvolutionTests: NaNFilledOutputsTestCase {
     func check(_ shape: [Int], _ d: Conv2DDescriptor, bias: Bool = true, relu: Bool = false,
                expect algorithm: ConvAlgorithm? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         var g = SeededGenerator(seed: UInt64(shape.reduce(0, +) * 31 + d.outChannels))

@@ -4,7 +4,7 @@ import Reference
 import TesseraCore
 
 /// The elementwise, softmax, loss and SGD kernels against the references.
-final class ElementwiseTests: XCTestCase {
+final class ElementwiseTests: NaNFilledOutputsTestCase {
     func random(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) throws -> Tensor {
         try Tensor(shape: shape, seed: seed, low: low, high: high)
     }

@@ -4,7 +4,7 @@ import Reference
 import TesseraCore
 
 /// The packed and row-vector GEMM paths against `Reference.gemm` (SPEC §4, §5).
-final class GEMMTests: XCTestCase {
+final class GEMMTests: NaNFilledOutputsTestCase {
     static let guardValue: Float = -12345.5
 
     struct Case {

@@ -1,7 +1,7 @@
 import XCTest
 import Kernels
 
-final class MachineProbeTests: XCTestCase {
+final class MachineProbeTests: NaNFilledOutputsTestCase {
     func testProbesComputeWhatTheySay() {
         let n = 64
         let a = UnsafeMutablePointer<Float>.allocate(capacity: n), b = UnsafeMutablePointer<Float>.allocate(capacity: n)

@@ -4,7 +4,7 @@ import Reference
 import TesseraCore
 
 /// The pooling kernels against the references (SPEC §1, §5).
-final class PoolingTests: XCTestCase {
+final class PoolingTests: NaNFilledOutputsTestCase {
     func same(_ a: Float, _ b: Float) -> Bool { a == b || (a.isNaN && b.isNaN) }
 
     /// Random input with a few exact ties, and optionally NaN and ±Inf sprinkled in.

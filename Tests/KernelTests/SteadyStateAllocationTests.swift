@@ -6,7 +6,7 @@ import TesseraCore
 /// A convolution plan's steady-state call allocates nothing on the heap (issue 4): once the plan has
 /// run on an input size (scratch pooled, tap offsets and Winograd weights built), `forward(_:into:)`
 /// on one thread makes no allocation at all. Counted per thread by the `MallocCounter` wrappers.
-final class SteadyStateAllocationTests: XCTestCase {
+final class SteadyStateAllocationTests: NaNFilledOutputsTestCase {
     nonisolated(unsafe) static var sink: UnsafeMutableRawPointer?
 
     /// Skips where the counting wrappers are not in effect (a sanitizer's allocator replaces them,

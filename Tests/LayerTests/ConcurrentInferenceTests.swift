@@ -5,7 +5,7 @@ import Layers
 /// Four threads run a VGG-style network at inference on their own inputs, sharing one set of
 /// weights (the layers and their plans): every result equals the serial one (SPEC §5; issue:
 /// concurrent callers). Run under ThreadSanitizer in CI.
-final class ConcurrentInferenceTests: XCTestCase {
+final class ConcurrentInferenceTests: NaNFilledOutputsTestCase {
     func testFourThreadsShareOneNetwork() throws {
         // VGG-16's layer kinds at a reduced size: conv + ReLU blocks, max pools, FC + dropout, softmax.
         var layers: [Layer] = []

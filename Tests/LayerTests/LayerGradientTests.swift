@@ -5,7 +5,7 @@ import Scheduler
 
 /// Every layer's backward pass, twice (SPEC §5): against the reference backward, and by centered
 /// finite differences of L = Σ r·y for a fixed random r, so that dL/dy = r.
-final class LayerGradientTests: XCTestCase {
+final class LayerGradientTests: NaNFilledOutputsTestCase {
     /// max |a − b| / max |b|.
     static func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
         var worst: Float = 0, scale: Float = 0

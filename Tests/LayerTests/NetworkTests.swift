@@ -5,7 +5,7 @@ import Scheduler
 
 /// Networks as wholes: the seeds' models (parameter counts, shape chains, receptive fields),
 /// determinism across thread counts, error messages, and a real training run on the UCI digits.
-final class NetworkTests: XCTestCase {
+final class NetworkTests: NaNFilledOutputsTestCase {
     func testVGG16MatchesTheCaseStudy() throws {
         let vgg = try Models.vgg16()
         // SEEDS-DIGEST §4.1 / T15: 138,344,128 weights + 13,416 biases.
