@@ -31,6 +31,20 @@ public func sgemmKernel8x32AVX512(
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
+/// C[0..<7, 0..<32] ⊕= α·A·B: the 7×32 tile (14 accumulators) on a 7-row A panel (7 floats per
+/// step), for a transposed GEMM whose short side is a multiple of 7 but not of 8 (49 or 196 pixels),
+/// where 8-row panels would compute one row in eight on padding. Same B, store modes and epilogue
+/// as `sgemmKernel8x32AVX512` (row bias: 7 values), the same arithmetic per element.
+@inline(never)
+public func sgemmKernel7x32AVX512(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x32(rows: 7, kc: kc, a: { k, row in a[7 &* k &+ row] }, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha,
+               mode: mode, beta: beta, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
 /// The 8×32 kernel with B read straight from an image instead of a packed panel (indirect GEMM for
 /// direct convolution): step k loads 32 floats at `b + offsets[k]`, the k-th tap (channel, kernel
 /// row, kernel column) of 32 consecutive output pixels in a padded input. Same store modes as

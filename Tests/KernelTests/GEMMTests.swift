@@ -158,6 +158,10 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                 try run(Case(m: 2, n: 37, k: 27, biasAxis: axis, relu: relu))
                 // Few columns, many rows: the transposed path (T = op(B)ᵀ·op(A)ᵀ, then C = α·Tᵀ + β·C).
                 try run(Case(transA: .transpose, m: 130, n: 9, k: 70, alpha: 1.5, beta: 0.5, padC: 2, biasAxis: axis, relu: relu))
+                // N a multiple of 7 and not of 8: 7-row panels (the 7×32 kernel on AVX-512), over two K blocks,
+                // with a last column panel of C's rows under and over half of NR.
+                try run(Case(transB: .transpose, m: 270, n: 49, k: 800, alpha: 0.5, beta: 0.5, padB: 1, padC: 2, biasAxis: axis, relu: relu))
+                try run(Case(m: 250, n: 21, k: 37, biasAxis: axis, relu: relu))
             }
         }
     }
@@ -169,6 +173,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       Case(m: 1, n: 5003, k: 2001),                        // row-vector AXPY form
                       Case(transA: .transpose, m: 2001, n: 4003, k: 1, beta: 0.5, biasAxis: .column, relu: true),  // rank-K
                       Case(m: 2000, n: 40, k: 700, beta: 1, biasAxis: .column),          // transposed, tiles to C in the region
+                      Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // transposed on 7-row panels
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
                       Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),

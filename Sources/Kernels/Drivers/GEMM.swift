@@ -262,7 +262,7 @@ public enum GEMM {
         _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?
     ) {
-        let blocking = kernel.unpackedBlocking
+        let blocking = kernel.transposedBlocking(rows: n)
         let paddedN = (n + blocking.mr - 1) / blocking.mr * blocking.mr
         // op(B)ᵀ is B read with the other transpose flag, and likewise op(A)ᵀ.
         let flippedB: Transpose = transB == .none ? .transpose : .none
@@ -294,7 +294,7 @@ public enum GEMM {
     /// SIMD8, alternating in-process medians, N = 49 transposed: 2048×49×512 29 → 51 GFLOPS at
     /// 1 thread and 53 → 81 at 2, 512×49×2048 +50 % / +81 %, 512×49×4608 +37 % / +61 %; the 1×1 convolutions
     /// 2048→512 and 512→2048 at 7×7 +10 % / +17 % and +8 % / +2 %.
-    static func prefersTransposed(m: Int, n: Int) -> Bool { n <= 64 && m >= 4 * n }
+    static func prefersTransposed(m: Int, n: Int) -> Bool { (n <= 64 && m >= 4 * n) }
 
     /// Xᵀ ↔ X for an R×C row-major block: dst[j·ldd + i] = src[i·lds + j], through 8×8 register transposes.
     static func transposeBlock(rows: Int, cols: Int, _ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {
@@ -510,7 +510,7 @@ public enum GEMM {
                     if cols < nr {
                         // The partial last column panel accumulates over all K blocks in a scratch block
                         // and reaches C once, instead of a copy in and out per K block.
-                        columnEdgeBlock(kernel, i0: i0, mc: mc, m: m, col: col, cols: cols, p0: p0, kc: kc, isLast: isLast,
+                        columnEdgeBlock(kernel, blocking, i0: i0, mc: mc, m: m, col: col, cols: cols, p0: p0, kc: kc, isLast: isLast,
                                         alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
                                         bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue, scratch: edge)
                         j += nr
@@ -530,10 +530,10 @@ public enum GEMM {
                         }
                         prefetch.step()
                         if rows == mr && cols == nr {
-                            runMicroKernel(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
+                            runMicroKernel(kernel, panelRows: mr, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
                                            alpha: alpha, mode: mode, epilogue: e)
                         } else {
-                            edgeTile(kernel, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, rows: rows,
+                            edgeTile(kernel, blocking, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, rows: rows,
                                      cols: cols, alpha: alpha, mode: mode, epilogue: e, scratch: edge)
                         }
                         i += mr
@@ -554,12 +554,12 @@ public enum GEMM {
     /// first block (when β ≠ 0) and written back after the last. The kernel's arithmetic is the one
     /// it does on C directly, so values do not depend on the path.
     static func columnEdgeBlock(
-        _ kernel: GEMMMicroKernel, i0: Int, mc: Int, m: Int, col: Int, cols: Int, p0: Int, kc: Int, isLast: Bool,
+        _ kernel: GEMMMicroKernel, _ b: GEMMBlocking, i0: Int, mc: Int, m: Int, col: Int, cols: Int, p0: Int, kc: Int, isLast: Bool,
         alpha: Float, beta: Float, mode: KernelStoreMode, packedA: UnsafePointer<Float>, paddedM: Int,
         bPanel: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let b = kernel.blocking, mr = b.mr, nr = b.nr
+        let mr = b.mr, nr = b.nr
         let block = scratch + mr * nr + mr + nr
         let rowBias = block + b.mc * nr, colBias = rowBias + mr
         let validRows = min(mc, m - i0)
@@ -589,7 +589,7 @@ public enum GEMM {
                 }
                 if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
             }
-            runMicroKernel(kernel, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
+            runMicroKernel(kernel, panelRows: mr, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
                            c: block + i * nr, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
             i += mr
         }
@@ -602,15 +602,15 @@ public enum GEMM {
     /// holds the valid part of C (and of the bias), then copied back. The arithmetic is the full
     /// tile's, so an element's value does not depend on whether it sat in an edge tile.
     static func edgeTile(
-        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int,
         rows: Int, cols: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let nr = kernel.blocking.nr
-        onScratchTile(mr: kernel.blocking.mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: cols, mode: mode,
+        let nr = blocking.nr
+        onScratchTile(mr: blocking.mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: cols, mode: mode,
                       epilogue: epilogue, scratch: scratch) { tile, e in
-            runMicroKernel(kernel, rows: rows, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            runMicroKernel(kernel, panelRows: blocking.mr, rows: rows, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
         }
     }
 
@@ -644,10 +644,11 @@ public enum GEMM {
         for r in 0..<rows { (c + r * ldc).update(from: tile + r * nr, count: cols) }
     }
 
-    /// Calls the chosen micro-kernel on one full MR×NR tile.
+    /// Calls the chosen micro-kernel on one full MR×NR tile. `panelRows`: the MR that A was packed
+    /// with, where it is not the kernel's own (7 for `GEMMMicroKernel.transposedBlocking`).
     @inline(__always)
     static func runMicroKernel(
-        _ kernel: GEMMMicroKernel, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+        _ kernel: GEMMMicroKernel, panelRows: Int? = nil, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
     ) {
         switch kernel {
@@ -656,6 +657,12 @@ public enum GEMM {
         case .avx512_8x32:
             #if TESSERA_AVX512
             let (code, beta) = mode.codeAndBeta
+            if panelRows == 7 {
+                sgemmKernel7x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
+                                      epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+                                      columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
+                return
+            }
             sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
                                   epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
                                   columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
@@ -670,15 +677,17 @@ extension GEMM {
     /// The micro-kernel on a scratch tile whose first `rows` rows and `columns` columns matter (the
     /// rest may be left unwritten or written with anything): the half-width MR × NR/2 AVX-512 kernel
     /// when `columns` ≤ NR/2 (a last panel at most half used, B the first half of its NR-wide panel),
-    /// the SIMD8 kernel's `rows` variant when `rows` < MR, else the full kernel. All of them store
-    /// through the same per-vector arithmetic, so an element's value does not depend on the choice.
+    /// the SIMD8 kernel's `rows` variant when `rows` < MR, else the full kernel (on 7-row panels, always
+    /// the 7×32 one). All of them store through the same per-vector arithmetic, so an element's value
+    /// does not depend on the choice.
     @inline(__always)
     static func runMicroKernel(
-        _ kernel: GEMMMicroKernel, rows: Int, columns: Int? = nil, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
+        _ kernel: GEMMMicroKernel, panelRows: Int? = nil, rows: Int, columns: Int? = nil, kc: Int, a: UnsafePointer<Float>,
+        b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode,
+        epilogue: KernelEpilogue?
     ) {
         #if TESSERA_AVX512
-        if kernel == .avx512_8x32, let columns, columns <= kernel.blocking.nr / 2 {
+        if kernel == .avx512_8x32, panelRows != 7, let columns, columns <= kernel.blocking.nr / 2 {
             let (code, beta) = mode.codeAndBeta
             sgemmKernel8x16AVX512(kc: kc, a: a, b: b, bStride: kernel.blocking.nr, c: c, ldc: ldc, alpha: alpha, mode: code,
                                   beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
@@ -690,7 +699,8 @@ extension GEMM {
             sgemmKernel6x16(rows: rows, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
             return
         }
-        runMicroKernel(kernel, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, epilogue: epilogue)
+        runMicroKernel(kernel, panelRows: panelRows, kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode,
+                       epilogue: epilogue)
     }
 
     /// Runs the 6×16 micro-kernel `calls` times on one L1-resident pair of panels of depth `kc`:

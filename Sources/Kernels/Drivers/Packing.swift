@@ -43,7 +43,7 @@ enum Packing {
 
     /// `packA` of op(A) = Aᵀ: op(A)[i, p] = A[p, i], so row p of A holds k step p of every panel,
     /// contiguous. Each row is read once, front to back, and scattered MR floats at a time into the
-    /// panels, with vector copies for the kernels' MR (8; 6 as 4 + 2). Panel by panel, every k step
+    /// panels, with vector copies for the kernels' MR (8; 6 as 4 + 2; 7 as 4 + 2 + 1). Panel by panel, every k step
     /// re-read the rows' cache lines, and a 24-byte memmove per k step was 4–5 % of a transposed
     /// 1×1 convolution at 7×7 (Zen 3 profile).
     private static func packTransposedA(
@@ -57,10 +57,11 @@ enum Packing {
             for _ in 0..<fullPanels {
                 if mr == 8 {
                     store8(load8(src), o)
-                } else if mr == 6 {
+                } else if mr == 6 || mr == 7 {
                     let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(o)
                     d.storeBytes(of: s.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
                     d.storeBytes(of: s.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self), toByteOffset: 16, as: SIMD2<Float>.self)
+                    if mr == 7 { o[6] = src[6] }
                 } else {
                     for r in 0..<mr { o[r] = src[r] }
                 }
