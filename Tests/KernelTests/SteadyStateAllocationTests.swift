@@ -61,6 +61,23 @@ final class SteadyStateAllocationTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// The 3×3/2 pooling kernels' row buffers come from the workspace pool, one per thread: a call
+    /// allocates its output tensor (5 allocations here) and nothing per plane (it was a malloc per plane,
+    /// on rows over 1 KiB: 37 a call).
+    func testPoolingAllocatesNothingPerPlane() throws {
+        try requireCounting()
+        let x = try Tensor(shape: [1, 32, 224, 224], seed: 3)
+        let d = Pool2DDescriptor(window: 3, stride: 2, padding: 1)
+        for average in [false, true] {
+            let pool = { average ? try Pooling.avgPool2d(x, d, threads: 1) : try Pooling.maxPool2d(x, d, threads: 1).output }
+            _ = try pool()
+            let before = tessera_thread_allocations()
+            for _ in 0..<3 { _ = try pool() }
+            let perCall = (tessera_thread_allocations() - before) / 3
+            XCTAssertLessThanOrEqual(perCall, 8, "allocations per call, average: \(average) (32 planes)")   // 5: the output tensor
+        }
+    }
+
     func testForwardIntoRejectsAnOutputOfAnotherShapeAndWritesNothing() throws {
         let d = Conv2DDescriptor(inChannels: 4, outChannels: 8, kernel: 3, padding: 1)
         let plan = try Conv2DPlan(descriptor: d, weights: try Tensor(shape: d.weightShape, seed: 1))

@@ -59,20 +59,20 @@ public enum Pooling {
                         }
                         return
                     }
-                    forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                    let rowBuffer = kernel == .max3x3s2AVX512 || kernel == .max3x3s2 ? rowBufferCount(w) : 0
+                    forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads,
+                                 scratchPerWorker: rowBuffer) { p, scratch in
                         let (xs, ys, idx) = (xp + p * inPlane, yp + p * outPlane, returnIndices ? ip! + p * outPlane : nil)
                         switch kernel {
                         case .max3x3s2AVX512:
                             #if TESSERA_AVX512
-                            let sawNaN = withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w + 160) {
-                                maxPool3x3s2ValuesAVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
-                                                         rowBuffer: $0.baseAddress!)
-                            }
+                            let sawNaN = maxPool3x3s2ValuesAVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
+                                                                  rowBuffer: scratch)
                             if !sawNaN { return }
                             #endif
-                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
+                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, rowBuffer: scratch)
                         case .max3x3s2:
-                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left)
+                            maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, rowBuffer: scratch)
                         case .max2x2s2IndicesAVX512:
                             #if TESSERA_AVX512
                             maxPool2x2s2IndicesAVX512(xs, w: w, ys, idx!, oh: oh, ow: ow)
@@ -122,18 +122,19 @@ public enum Pooling {
         return try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads) { p in
+                let rowBuffer = kernel == .avg3x3s2AVX512 || kernel == .avg3x3s2 ? rowBufferCount(w) : 0
+                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (inPlane + outPlane) * 4, threads: threads,
+                             scratchPerWorker: rowBuffer) { p, scratch in
                     let xs = xp + p * inPlane, ys = yp + p * outPlane
                     switch kernel {
                     case .avg3x3s2AVX512:
                         #if TESSERA_AVX512
-                        withUnsafeTemporaryAllocation(of: Float.self, capacity: 3 * w + 160) {
-                            avgPool3x3s2AVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
-                                               countIncludesPadding: include, rowBuffer: $0.baseAddress!)
-                        }
+                        avgPool3x3s2AVX512(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left,
+                                           countIncludesPadding: include, rowBuffer: scratch)
                         #endif
                     case .avg3x3s2:
-                        avgPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, countIncludesPadding: include)
+                        avgPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, countIncludesPadding: include,
+                                          rowBuffer: scratch)
                     default:
                         avgPoolPlane(xs, h: h, w: w, ys, oh: oh, ow: ow, d, countIncludesPadding: include)
                     }
@@ -154,7 +155,7 @@ public enum Pooling {
         dy.withUnsafeBufferPointer { db in
             dx.withUnsafeMutableBufferPointer { xb in
                 let dp = db.baseAddress!, xp = xb.baseAddress!
-                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (2 * inPlane + outPlane) * 4, threads: threads) { p in
+                forEachPlane(g, outPlane: outPlane, bytesPerPlane: (2 * inPlane + outPlane) * 4, threads: threads) { p, _ in
                     let out = xp + p * inPlane, grad = dp + p * outPlane
                     for oi in 0..<g.outHeight {
                         let i0 = oi * d.sh - d.pt
@@ -220,18 +221,30 @@ public enum Pooling {
         return dx
     }
 
+    /// Floats of the row buffer the 3×3/2 kernels take: the AVX-512 ones' three rows of the plane and
+    /// their vector overrun (the SIMD8 ones need w + 48 of it).
+    static func rowBufferCount(_ w: Int) -> Int { 3 * w + 160 }
+
     static func window(_ d: Pool2DDescriptor) -> PoolWindow {
         PoolWindow(kh: d.windowHeight, kw: d.windowWidth, sh: d.strideHeight, sw: d.strideWidth,
                    pt: d.padding.top, pl: d.padding.left)
     }
 
-    /// Runs `body(plane)` over the N·C planes in parallel. The work is the larger of the traffic and
-    /// the window scan (about 32 flop-equivalents per window element: strided load, compare, select).
-    static func forEachPlane(_ g: PoolGeometry, outPlane: Int, bytesPerPlane: Int, threads: Int?, _ body: (Int) -> Void) {
+    /// Runs `body(plane, scratch)` over the N·C planes in parallel. The work is the larger of the
+    /// traffic and the window scan (about 32 flop-equivalents per window element: strided load,
+    /// compare, select). `scratch`: `scratchPerWorker` floats private to the thread, from the
+    /// workspace pool (a steady-state call allocates nothing for it; per plane it was a malloc each).
+    static func forEachPlane(
+        _ g: PoolGeometry, outPlane: Int, bytesPerPlane: Int, threads: Int?, scratchPerWorker: Int = 0,
+        _ body: (_ plane: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void
+    ) {
         let planes = g.batch * g.channels
         let window = g.descriptor.windowHeight * g.descriptor.windowWidth
         let work = Double(planes) * max(Double(bytesPerPlane) * Scheduler.flopsPerByte, Double(outPlane * window) * 32)
-        Scheduler.parallelFor(tiles: planes, work: work, threads: threads, body)
+        let workers = Scheduler.threadCount(tiles: planes, work: work, threads: threads)
+        Workspace.withScratch(count: scratchPerWorker * workers) { scratch in
+            Scheduler.parallelFor(tiles: planes, workers: workers) { p, worker in body(p, scratch + worker * scratchPerWorker) }
+        }
     }
 }
 

@@ -348,10 +348,10 @@ func maxPool2x2Indices4(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, 
 /// order; with indices, `maxPoolPlane` keeps the exact scan.
 @inline(never)
 func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
-                       oh: Int, ow: Int, top: Int, left: Int) {
+                       oh: Int, ow: Int, top: Int, left: Int, rowBuffer t: UnsafeMutablePointer<Float>) {
     let width = w + 48, quietNaNBits = SIMD8<Float>(repeating: .nan).bits
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
-        let t = buffer.baseAddress!   // t[1 + j]: column j's max over the window's rows
+    do {
+        // t: w + 48 floats; t[1 + j]: column j's max over the window's rows
         t.initialize(repeating: -.infinity, count: width)
         for oi in 0..<oh {
             let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
@@ -412,10 +412,10 @@ func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
 /// column by column rather than in the reference's row-major order (a rounding difference only).
 @inline(never)
 func avgPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
-                       oh: Int, ow: Int, top: Int, left: Int, countIncludesPadding: Bool) {
+                       oh: Int, ow: Int, top: Int, left: Int, countIncludesPadding: Bool, rowBuffer t: UnsafeMutablePointer<Float>) {
     let width = w + 48
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: width) { buffer in
-        let t = buffer.baseAddress!   // t[1 + j]: column j's sum over the window's rows
+    do {
+        // t: w + 48 floats; t[1 + j]: column j's sum over the window's rows
         t.initialize(repeating: 0, count: width)
         let lane = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
         for oi in 0..<oh {
