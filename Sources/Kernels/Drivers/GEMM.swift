@@ -294,7 +294,7 @@ public enum GEMM {
     /// SIMD8, alternating in-process medians, N = 49 transposed: 2048×49×512 29 → 51 GFLOPS at
     /// 1 thread and 53 → 81 at 2, 512×49×2048 +50 % / +81 %, 512×49×4608 +37 % / +61 %; the 1×1 convolutions
     /// 2048→512 and 512→2048 at 7×7 +10 % / +17 % and +8 % / +2 %.
-    static func prefersTransposed(m: Int, n: Int) -> Bool { (n <= 64 && m >= 4 * n) }
+    static func prefersTransposed(m: Int, n: Int) -> Bool { n <= 64 && m >= 4 * n }
 
     /// Xᵀ ↔ X for an R×C row-major block: dst[j·ldd + i] = src[i·lds + j], through 8×8 register transposes.
     static func transposeBlock(rows: Int, cols: Int, _ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {

@@ -350,58 +350,56 @@ func maxPool2x2Indices4(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, 
 func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
                        oh: Int, ow: Int, top: Int, left: Int, rowBuffer t: UnsafeMutablePointer<Float>) {
     let width = w + 48, quietNaNBits = SIMD8<Float>(repeating: .nan).bits
-    do {
-        // t: w + 48 floats; t[1 + j]: column j's max over the window's rows
-        t.initialize(repeating: -.infinity, count: width)
-        for oi in 0..<oh {
-            let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
-            let a = x + r0 * w
-            var j = 0
-            while j + 8 <= w {
-                // The NaN lanes are gathered as lane bits: a mask carried across the loop as a SIMDMask
-                // compiled to lane-by-lane packing and unpacking (a third of this function's samples).
-                var v = load8(a, j), nan = (v .!= v)._storage
-                for r in 1..<rows {
-                    let u = load8(a + r * w, j)
-                    v.replace(with: u, where: u .> v)
-                    nan |= (u .!= u)._storage
-                }
-                store8(SIMD8<Float>(bits: bitSelect(nan, quietNaNBits, v.bits)), t + 1, j)
-                j += 8
+    // t: w + 48 floats; t[1 + j]: column j's max over the window's rows
+    t.initialize(repeating: -.infinity, count: width)
+    for oi in 0..<oh {
+        let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
+        let a = x + r0 * w
+        var j = 0
+        while j + 8 <= w {
+            // The NaN lanes are gathered as lane bits: a mask carried across the loop as a SIMDMask
+            // compiled to lane-by-lane packing and unpacking (a third of this function's samples).
+            var v = load8(a, j), nan = (v .!= v)._storage
+            for r in 1..<rows {
+                let u = load8(a + r * w, j)
+                v.replace(with: u, where: u .> v)
+                nan |= (u .!= u)._storage
             }
-            while j < w {
-                var v = a[j], nan = v.isNaN
-                for r in 1..<rows {
-                    let u = a[r * w + j]
-                    if u > v { v = u }
-                    nan = nan || u.isNaN
-                }
-                t[1 + j] = nan ? .nan : v
-                j += 1
+            store8(SIMD8<Float>(bits: bitSelect(nan, quietNaNBits, v.bits)), t + 1, j)
+            j += 8
+        }
+        while j < w {
+            var v = a[j], nan = v.isNaN
+            for r in 1..<rows {
+                let u = a[r * w + j]
+                if u > v { v = u }
+                nan = nan || u.isNaN
             }
-            let yRow = y + oi * ow
-            var oj = 0
-            while oj + 8 <= ow {
-                let c = t + 2 * oj - left + 1   // the first column of output oj's window
-                let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
-                let first = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf)
-                let second = SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
-                let third = SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
-                var v = first
-                v.replace(with: second, where: second .> v)
-                v.replace(with: third, where: third .> v)
-                v.replace(with: .nan, where: (first .!= first) .| (second .!= second) .| (third .!= third))
-                store8(v, yRow, oj)
-                oj += 8
-            }
-            while oj < ow {
-                let c = t + 2 * oj - left + 1
-                var v = c[0]
-                if c[1] > v { v = c[1] }
-                if c[2] > v { v = c[2] }
-                yRow[oj] = c[0].isNaN || c[1].isNaN || c[2].isNaN ? .nan : v
-                oj += 1
-            }
+            t[1 + j] = nan ? .nan : v
+            j += 1
+        }
+        let yRow = y + oi * ow
+        var oj = 0
+        while oj + 8 <= ow {
+            let c = t + 2 * oj - left + 1   // the first column of output oj's window
+            let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
+            let first = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf)
+            let second = SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
+            let third = SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
+            var v = first
+            v.replace(with: second, where: second .> v)
+            v.replace(with: third, where: third .> v)
+            v.replace(with: .nan, where: (first .!= first) .| (second .!= second) .| (third .!= third))
+            store8(v, yRow, oj)
+            oj += 8
+        }
+        while oj < ow {
+            let c = t + 2 * oj - left + 1
+            var v = c[0]
+            if c[1] > v { v = c[1] }
+            if c[2] > v { v = c[2] }
+            yRow[oj] = c[0].isNaN || c[1].isNaN || c[2].isNaN ? .nan : v
+            oj += 1
         }
     }
 }
@@ -414,50 +412,48 @@ func maxPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMut
 func avgPool3x3s2Plane(_ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
                        oh: Int, ow: Int, top: Int, left: Int, countIncludesPadding: Bool, rowBuffer t: UnsafeMutablePointer<Float>) {
     let width = w + 48
-    do {
-        // t: w + 48 floats; t[1 + j]: column j's sum over the window's rows
-        t.initialize(repeating: 0, count: width)
-        let lane = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
-        for oi in 0..<oh {
-            let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
-            let a = x + r0 * w
-            var j = 0
-            while j + 8 <= w {
-                var v = load8(a, j)
-                for r in 1..<rows { v += load8(a + r * w, j) }
-                store8(v, t + 1, j)
-                j += 8
+    // t: w + 48 floats; t[1 + j]: column j's sum over the window's rows
+    t.initialize(repeating: 0, count: width)
+    let lane = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14)
+    for oi in 0..<oh {
+        let i0 = 2 * oi - top, r0 = max(0, i0), rows = min(h, i0 + 3) - r0
+        let a = x + r0 * w
+        var j = 0
+        while j + 8 <= w {
+            var v = load8(a, j)
+            for r in 1..<rows { v += load8(a + r * w, j) }
+            store8(v, t + 1, j)
+            j += 8
+        }
+        while j < w {
+            var v = a[j]
+            for r in 1..<rows { v += a[r * w + j] }
+            t[1 + j] = v
+            j += 1
+        }
+        let yRow = y + oi * ow
+        var oj = 0
+        while oj + 8 <= ow {
+            let c = t + 2 * oj - left + 1
+            let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
+            let sum = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf) + SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
+                + SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
+            let count: SIMD8<Float>
+            if countIncludesPadding {
+                count = SIMD8(repeating: 9)
+            } else {
+                let first = lane &+ Int32(2 * oj - left)
+                let columns = pointwiseMin(first &+ 3, SIMD8(repeating: Int32(w))) &- pointwiseMax(first, SIMD8(repeating: 0))
+                count = SIMD8<Float>(columns) * Float(rows)
             }
-            while j < w {
-                var v = a[j]
-                for r in 1..<rows { v += a[r * w + j] }
-                t[1 + j] = v
-                j += 1
-            }
-            let yRow = y + oi * ow
-            var oj = 0
-            while oj + 8 <= ow {
-                let c = t + 2 * oj - left + 1
-                let l0 = load8(c), l1 = load8(c, 8), l2 = load8(c, 2), l3 = load8(c, 10)
-                let sum = SIMD8(lowHalf: l0.evenHalf, highHalf: l1.evenHalf) + SIMD8(lowHalf: l0.oddHalf, highHalf: l1.oddHalf)
-                    + SIMD8(lowHalf: l2.evenHalf, highHalf: l3.evenHalf)
-                let count: SIMD8<Float>
-                if countIncludesPadding {
-                    count = SIMD8(repeating: 9)
-                } else {
-                    let first = lane &+ Int32(2 * oj - left)
-                    let columns = pointwiseMin(first &+ 3, SIMD8(repeating: Int32(w))) &- pointwiseMax(first, SIMD8(repeating: 0))
-                    count = SIMD8<Float>(columns) * Float(rows)
-                }
-                store8(sum / count, yRow, oj)
-                oj += 8
-            }
-            while oj < ow {
-                let first = 2 * oj - left, c = t + first + 1
-                let count = countIncludesPadding ? 9 : rows * (min(w, first + 3) - max(0, first))
-                yRow[oj] = (c[0] + c[1] + c[2]) / Float(count)
-                oj += 1
-            }
+            store8(sum / count, yRow, oj)
+            oj += 8
+        }
+        while oj < ow {
+            let first = 2 * oj - left, c = t + first + 1
+            let count = countIncludesPadding ? 9 : rows * (min(w, first + 3) - max(0, first))
+            yRow[oj] = (c[0] + c[1] + c[2]) / Float(count)
+            oj += 1
         }
     }
 }
