@@ -144,6 +144,14 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// Tiles of at most MC rows pack B's K blocks in chunks of columns (`GEMMBlocking.maxPackedBChunk`):
+    /// tiles wider than a chunk, K over two K blocks, a partial last panel, both bias axes.
+    func testPackedBChunks() throws {
+        for axis in [BiasAxis.row, .column] {
+            try run(Case(m: 24, n: 2100, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: axis, relu: true))
+        }
+    }
+
     func testAlphaBeta() throws {
         for (alpha, beta) in [(Float(2.5), Float(0)), (1, 1), (-0.5, 0.75), (0, 2)] {
             try run(Case(m: 19, n: 23, k: 300, alpha: alpha, beta: beta, padC: 3))

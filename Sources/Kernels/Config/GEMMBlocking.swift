@@ -17,6 +17,16 @@ struct GEMMBlocking {
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).
     static let smallK = 4
+    /// A tile of at most MC rows packs each K block of its B in chunks of at most this many floats
+    /// (512 KiB), and multiplies each chunk right after packing it: the chunk is read back from L2,
+    /// not from L3 (a K block of the whole tile, 768 × 1024 floats, is 3 MiB). Zen 4, alternating
+    /// in-process medians of 7–9, 1 / 2 threads: VGG conv1_2 as a GEMM (64×50176×576) 79 → 86 /
+    /// 137 → 149 GFLOPS, conv2_2 (128×12544×1152) 83 → 92 / 143 → 158, conv2_1 91 → 95 / 151 → 159,
+    /// ResNet's 64-channel 3×3 89 → 93 / 166 → 167, the stem 74 → 79 / 159 → 164. Chunks of 128–256
+    /// columns measured alike; 512 lost most of the gain.
+    static let maxPackedBChunk = 1 << 17
+    /// Columns of one such chunk: whole NR panels.
+    var packedBChunkColumns: Int { max(nr, GEMMBlocking.maxPackedBChunk / kc / nr * nr) }
 }
 
 /// The SGEMM micro-kernels, and which one the packed GEMM path uses (the kernel choice).

@@ -441,18 +441,26 @@ public enum GEMM {
                         // The tile packs its own B. With one block of rows, each K block is packed just
                         // before its product, so it is read back from L2 instead of from L3 or DRAM (a
                         // tile's whole packed B can exceed L2); with several, all of K first, since every
-                        // row block reuses it. Same kernel calls in the same order per C tile either way.
+                        // row block reuses it. Same kernel calls in the same order per element of C either way.
+                        // With one block of rows, B's K block is also packed in chunks of columns
+                        // (`GEMMBlocking.maxPackedBChunk`), each multiplied while it is still in L2.
                         let round = tileM <= blocking.mc ? blocking.kc : k
+                        let chunk = tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
                         while p0 < k {
                             let p1 = min(k, p0 + round)
-                            for q in stride(from: p0, to: p1, by: blocking.kc) {
-                                packTileB(blocking, packB, p0: q, k: k, n0: n0, tileN: tileN, dst: bPacked)
+                            var c0 = 0
+                            while c0 < tileN {
+                                let cn = min(chunk, tileN - c0)
+                                for q in stride(from: p0, to: p1, by: blocking.kc) {
+                                    packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
+                                }
+                                if p0 == 0 && c0 == 0 { packed.wait(until: packTiles) }   // A's packing
+                                gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
+                                         alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                                c0 += cn
                             }
-                            if p0 == 0 { packed.wait(until: packTiles) }   // A's packing
-                            gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: p0..<p1,
-                                     alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
-                                     c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                             p0 = p1
                         }
                     }
