@@ -112,8 +112,9 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 /// - Columns: at most NC wide and `maxPackedB / K` wide (a tile packs its K × columns of B), split
 ///   further while tiles stay ≥ 128 columns and the region has fewer than `target` tiles.
 /// - Rows: split while tiles stay ≥ 4·MR rows and the region has fewer than `target` tiles; but
-///   C of at most MC rows is cut into columns only (tiles ≥ 64 columns), so that no tile waits
-///   for B packed by another core: each packs its own, in L2-sized chunks
+///   C of at most MC rows is cut into columns only (tiles ≥ 64 columns; into rows as well only
+///   where the rounding below finds no other way), so that no tile waits for B packed by another
+///   core: each packs its own, in L2-sized chunks
 ///   (`GEMMBlocking.maxPackedBChunk`). Zen 4, 2 threads, alternating in-process medians of 9:
 ///   128×196×1152 150 → 156 GFLOPS, 64×784×576 160 → 171, 96×1000×300 163 → 179, the VGG-16 /
 ///   ResNet-50 shapes with M ≤ 128 ±2 %; in a phase where the host slowed the second vCPU,
