@@ -31,10 +31,11 @@ final class PoolingTests: NaNFilledOutputsTestCase {
         let (yRef, argmaxRef) = try Reference.maxPool2dForward(input: x, descriptor: d)
         XCTAssertEqual(y.shape, yRef.shape, file: file, line: line)
         let inPlane = shape[2] * shape[3], outPlane = y.shape[2] * y.shape[3]
+        let planeIndices = indices!.planeIndices
         for i in 0..<y.count {
             XCTAssertTrue(same(y[flat: i], yRef[flat: i]), "value \(i) of \(shape) \(d)", file: file, line: line)
             XCTAssertTrue(same(yValuesOnly[flat: i], yRef[flat: i]), "value-only \(i) of \(shape) \(d)", file: file, line: line)
-            let global = (i / outPlane) * inPlane + Int(indices!.planeIndices[i])
+            let global = (i / outPlane) * inPlane + Int(planeIndices[i])
             XCTAssertEqual(global, argmaxRef[i], "arg-max \(i) of \(shape) \(d)", file: file, line: line)
         }
         // Backward: each gradient to its arg-max, overlaps added.

@@ -9,8 +9,19 @@ public struct MaxPoolIndices: Sendable {
     public let inputShape: [Int]
     /// The output's shape, N×C×OH×OW.
     public let outputShape: [Int]
-    /// Per output, the index ii·W + jj of its max inside its own H×W input plane.
-    public let planeIndices: [Int32]
+    /// The indices as Int32 bit patterns in a tensor's buffer, which large tensors recycle: a fresh
+    /// array of over 128 KiB came from `mmap` and faulted in every page on every call (1 thread,
+    /// best of 5: 4 planes of 224² 136 → 23 µs, VGG pool1's 64 planes 969 → 809 µs).
+    let storage: Tensor
+
+    /// Per output, the index ii·W + jj of its max inside its own H×W input plane: a new array on
+    /// every access, so take it once rather than per element.
+    public var planeIndices: [Int32] { withUnsafeIndices { Array($0) } }
+
+    /// Calls `body` with the indices in place.
+    func withUnsafeIndices<R>(_ body: (UnsafeBufferPointer<Int32>) throws -> R) rethrows -> R {
+        try storage.withUnsafeBufferPointer { try $0.withMemoryRebound(to: Int32.self, body) }
+    }
 }
 
 /// Max, average and global average pooling over NCHW tensors, forward and backward (SPEC §1, §2).
@@ -33,14 +44,12 @@ public enum Pooling {
         let d = window(descriptor), kernel = PoolKernel.maxPool(g, returnIndices: returnIndices)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
-        // Every kernel writes every index: no zero-fill pass over the array first. (Not for an empty
-        // array: that initializer writes the count into the shared empty-array storage, a race.)
-        let indexCount = g.batch * g.channels * outPlane
-        var indices = returnIndices ? [Int32](unsafeUninitializedCapacity: indexCount) { _, count in count = indexCount } : []
+        // Every kernel writes every index: no fill pass over them first.
+        var indices = returnIndices ? try Tensor(shape: g.outputShape, unsafeUninitializedInitializingWith: { _ in }) : nil
         let y = try Tensor(shape: g.outputShape) { yb in
             x.withUnsafeBufferPointer { xb in
-                indices.withUnsafeMutableBufferPointer { ib in
-                    let xp = xb.baseAddress!, yp = yb.baseAddress!, ip = ib.baseAddress
+                withIndexBuffer(&indices) { ip in
+                    let xp = xb.baseAddress!, yp = yb.baseAddress!
                     if kernel == .max2x2s2StackedAVX512 || kernel == .max2x2s2Stacked {
                         // Without indices and with an even height, the planes stack into one tall plane
                         // whose row pairs never straddle two planes: run it in 16 slabs of whole planes.
@@ -86,9 +95,14 @@ public enum Pooling {
                 }
             }
         }
-        let result = returnIndices
-            ? MaxPoolIndices(inputShape: x.shape, outputShape: g.outputShape, planeIndices: indices) : nil
+        let result = indices.map { MaxPoolIndices(inputShape: x.shape, outputShape: g.outputShape, storage: $0) }
         return (y, result)
+    }
+
+    /// `body` with the index tensor's buffer as Int32 (nil without one).
+    private static func withIndexBuffer(_ indices: inout Tensor?, _ body: (UnsafeMutablePointer<Int32>?) -> Void) {
+        guard indices != nil else { return body(nil) }
+        indices!.withUnsafeMutableBufferPointer { b in b.withMemoryRebound(to: Int32.self) { body($0.baseAddress!) } }
     }
 
     /// Max pooling backward: each output gradient goes to its window's arg-max; overlapping windows add (T6).
@@ -100,7 +114,7 @@ public enum Pooling {
         let planes = indices.inputShape[0] * indices.inputShape[1]
         dy.withUnsafeBufferPointer { db in
             dx.withUnsafeMutableBufferPointer { xb in
-                indices.planeIndices.withUnsafeBufferPointer { ib in
+                indices.withUnsafeIndices { ib in
                     let dp = db.baseAddress!, xp = xb.baseAddress!, ip = ib.baseAddress!
                     Scheduler.parallelFor(tiles: planes, work: Double(planes * (inPlane + 2 * outPlane) * 4) * Scheduler.flopsPerByte,
                                           threads: threads) { p in
