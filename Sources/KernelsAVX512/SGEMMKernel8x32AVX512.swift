@@ -32,8 +32,9 @@ public func sgemmKernel8x32AVX512(
 }
 
 /// C[0..<7, 0..<32] ⊕= α·A·B: the 7×32 tile (14 accumulators) on a 7-row A panel (7 floats per
-/// step), for a transposed GEMM whose short side is a multiple of 7 but not of 8 (49 or 196 pixels),
-/// where 8-row panels would compute one row in eight on padding. Same B, store modes and epilogue
+/// step), for a transposed GEMM whose short side is a multiple of 7 but not of 8 (ResNet's 49
+/// pixels; `GEMMMicroKernel.transposedBlocking`), where 8-row panels would compute one row in eight
+/// on padding. Same B, store modes and epilogue
 /// as `sgemmKernel8x32AVX512` (row bias: 7 values), the same arithmetic per element.
 @inline(never)
 public func sgemmKernel7x32AVX512(

@@ -48,6 +48,7 @@ extension DirectConvolution {
         let mr = kernel.blocking.mr
         return kernel == .avx512_8x32 && outPlane % mr != 0 && outPlane % 7 == 0 ? 7 : mr
     }
+
     /// The automatic choice takes this path from this reduction length C·kh·kw on (see `Conv2DPlan`).
     /// 1×1 stride 2 (ResNet's projections, in place: no padding), against the implicit GEMM at
     /// 1 / 2 threads: 256→512 at 56² 99 / 191 against 73 / 173 GFLOPS, 512→1024 at 28² 97 / 200
@@ -79,7 +80,6 @@ extension DirectConvolution {
         let k = g.reductionLength
         return kernel == .avx512_8x32 && appliesTransposed(g, kernel: kernel) && (k >= 512 || (k >= 256 && g.outChannels <= k))
     }
-
 
     /// y = conv(x) (+ bias, ReLU) computed transposed, Yᵀ = im2col(X)ᵀ·Wᵀ, straight from a padded copy
     /// of the image (the input itself when unpadded): each kernel call computes 8 consecutive output
