@@ -1,6 +1,7 @@
 // AVX-512 pooling micro-kernels (see SGEMMKernel8x32AVX512.swift for why they live in this module).
 // AVX2 has no two-register permute, so deinterleaving even and odd columns costs a shuffle and a
 // cross-lane permute per 8 outputs there; `vpermt2ps` does 16 in one instruction.
+import CPUHints
 
 @inline(__always)
 private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
@@ -40,15 +41,17 @@ private func windows2x2(_ r0: UnsafePointer<Float>, _ r1: UnsafePointer<Float>, 
 /// of the two input rows, then the max of its even and odd columns. Needs 4 ≤ ow and 2·ow ≤ w.
 ///
 /// NaN does not propagate through `maxps`: the return value says whether any input read was NaN,
-/// and the caller then recomputes these rows with an exact scan.
+/// and the caller then recomputes these rows with an exact scan. With `prefetchAhead` (ow ≥ 16
+/// only), each output row first prefetches the row pair two output rows below (see `PoolTuning`).
 @inline(never)
 public func maxPool2x2s2ValuesAVX512(
-    _ x: UnsafePointer<Float>, w: Int, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int
+    _ x: UnsafePointer<Float>, w: Int, _ y: UnsafeMutablePointer<Float>, oh: Int, ow: Int, prefetchAhead: Bool
 ) -> Bool {
     var nan = SIMDMask<SIMD16<Int32>>(repeating: false)
     if ow >= 16 {
         for oi in 0..<oh {
             let r0 = x + 2 * oi * w, r1 = r0 + w, yRow = y + oi * ow
+            if prefetchAhead { tessera_prefetch_floats(r0 + 4 * w, 2 * w) }
             var oj = 0
             while oj < ow {
                 let j = min(oj, ow - 16)   // the last group moves back: 2·j + 32 ≤ 2·ow ≤ w
@@ -260,15 +263,17 @@ private func scanStep(_ best: inout SIMD16<Float>, _ index: inout SIMD16<Int32>,
 /// the window's four elements deinterleaved by `vpermt2ps` and scanned in row-major order; a later
 /// element wins only if strictly larger, or the first NaN (SPEC §1), so ties and NaN give the
 /// reference's index. `indices` receives the plane-local ii·w + jj. Needs ow ≥ 16 and 2·ow ≤ w.
+/// `prefetchAhead` as in `maxPool2x2s2ValuesAVX512`.
 @inline(never)
 public func maxPool2x2s2IndicesAVX512(
     _ x: UnsafePointer<Float>, w: Int, _ y: UnsafeMutablePointer<Float>, _ indices: UnsafeMutablePointer<Int32>,
-    oh: Int, ow: Int
+    oh: Int, ow: Int, prefetchAhead: Bool
 ) {
     let even = SIMD16<Int32>(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
     let one = SIMD16<Int32>(repeating: 1), below = SIMD16<Int32>(repeating: Int32(w)), belowRight = below &+ 1
     for oi in 0..<oh {
         let r0 = x + 2 * oi * w, r1 = r0 + w, yRow = y + oi * ow, iRow = indices + oi * ow
+        if prefetchAhead { tessera_prefetch_floats(r0 + 4 * w, 2 * w) }
         var oj = 0
         while oj < ow {
             let j = min(oj, ow - 16)

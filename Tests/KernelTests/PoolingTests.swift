@@ -90,6 +90,9 @@ final class PoolingTests: NaNFilledOutputsTestCase {
             // Even heights take the stacked-plane 2×2/2 path: groups of 16 (ow 20) and of 8 (ow 11).
             try checkMax([1, 3, 6, 40], d, specials: true)
             try checkMax([2, 2, 4, 22], d, specials: true)
+            // Rows of 144 floats or more: the 2×2/2 kernels prefetch ahead (`PoolTuning`).
+            try checkMax([2, 2, 10, 151], d, specials: true)
+            try checkMax([1, 3, 9, 144], d, specials: true)
         }
     }
 

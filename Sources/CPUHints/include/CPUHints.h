@@ -14,6 +14,11 @@ static inline __attribute__((always_inline)) void tessera_prefetch_l2(const void
     __builtin_prefetch(p, 0, 2);
 }
 
+/// `tessera_prefetch_read` for every cache line of the `count` floats from `p`.
+static inline __attribute__((always_inline)) void tessera_prefetch_floats(const float *p, long count) {
+    for (long i = 0; i < count; i += 16) __builtin_prefetch(p + i, 0, 3);
+}
+
 /// Tells the CPU this thread is in a spin-wait loop (x86-64 `pause`): it yields the core's shared
 /// resources to a sibling thread and saves power while it spins.
 static inline __attribute__((always_inline)) void tessera_spin_pause(void) {

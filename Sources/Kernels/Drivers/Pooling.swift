@@ -44,6 +44,7 @@ public enum Pooling {
         let d = window(descriptor), kernel = PoolKernel.maxPool(g, returnIndices: returnIndices)
         let inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
         let (h, w, oh, ow, top, left) = (g.inHeight, g.inWidth, g.outHeight, g.outWidth, d.pt, d.pl)
+        let prefetchAhead = w >= PoolTuning.prefetchMinimumWidth
         // Every kernel writes every index: no fill pass over them first.
         var indices = returnIndices ? try Tensor(shape: g.outputShape, unsafeUninitializedInitializingWith: { _ in }) : nil
         let y = try Tensor(shape: g.outputShape) { yb in
@@ -59,12 +60,12 @@ public enum Pooling {
                             let p0 = t * planes / slabs, p1 = (t + 1) * planes / slabs
                             let (xs, ys, rows) = (xp + p0 * inPlane, yp + p0 * outPlane, (p1 - p0) * oh)
                             #if TESSERA_AVX512
-                            if kernel == .max2x2s2StackedAVX512 && !maxPool2x2s2ValuesAVX512(xs, w: w, ys, oh: rows, ow: ow) {
+                            if kernel == .max2x2s2StackedAVX512 && !maxPool2x2s2ValuesAVX512(xs, w: w, ys, oh: rows, ow: ow, prefetchAhead: prefetchAhead) {
                                 return
                             }
                             #endif
                             // The SIMD8 kernel, and the exact recomputation when the AVX-512 one saw a NaN.
-                            maxPool2x2s2Plane(xs, h: 2 * rows, w: w, ys, nil, oh: rows, ow: ow)
+                            maxPool2x2s2Plane(xs, h: 2 * rows, w: w, ys, nil, oh: rows, ow: ow, prefetchAhead: prefetchAhead)
                         }
                         return
                     }
@@ -84,10 +85,10 @@ public enum Pooling {
                             maxPool3x3s2Plane(xs, h: h, w: w, ys, oh: oh, ow: ow, top: top, left: left, rowBuffer: scratch)
                         case .max2x2s2IndicesAVX512:
                             #if TESSERA_AVX512
-                            maxPool2x2s2IndicesAVX512(xs, w: w, ys, idx!, oh: oh, ow: ow)
+                            maxPool2x2s2IndicesAVX512(xs, w: w, ys, idx!, oh: oh, ow: ow, prefetchAhead: prefetchAhead)
                             #endif
                         case .max2x2s2:
-                            maxPool2x2s2Plane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow)
+                            maxPool2x2s2Plane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow, prefetchAhead: prefetchAhead)
                         default:
                             maxPoolPlane(xs, h: h, w: w, ys, idx, oh: oh, ow: ow, d)
                         }

@@ -1,3 +1,5 @@
+import CPUHints
+
 /// Per-plane pooling micro-kernels (one H×W plane of one image and channel).
 ///
 /// Outputs whose windows lie wholly inside the plane run 8 at a time in SIMD8 lanes; those that
@@ -166,13 +168,15 @@ struct SIMDGroups: Sequence, IteratorProtocol {
 /// output row, deinterleaved into the four window positions in scan order. Groups of 8 outputs
 /// (16 floats of each row), then of 4 (narrow rows: VGG's pool5), then single outputs; a last group
 /// that does not fit is moved back to overlap the previous one (recomputed outputs are identical).
+/// With `prefetchAhead`, each output row first prefetches the row pair two output rows below.
 @inline(never)
 func maxPool2x2s2Plane(
     _ x: UnsafePointer<Float>, h: Int, w: Int, _ y: UnsafeMutablePointer<Float>,
-    _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int
+    _ indices: UnsafeMutablePointer<Int32>?, oh: Int, ow: Int, prefetchAhead: Bool
 ) {
     for oi in 0..<oh {
         let r0 = x + 2 * oi * w
+        if prefetchAhead { tessera_prefetch_floats(r0 + 4 * w, 2 * w) }
         if let indices {
             maxPool2x2s2RowIndices(r0, w: w, y + oi * ow, indices + oi * ow, ow: ow, first: 2 * oi * w)
         } else {
