@@ -1,3 +1,6 @@
+#if TESSERA_AVX512
+import KernelsAVX512
+#endif
 import Scheduler
 
 /// Winograd F(m×m, 3×3) convolution (Lavin & Gray 2016; SPEC §3) for 3×3 kernels, stride 1,
@@ -242,15 +245,62 @@ final class WinogradConvolution: @unchecked Sendable {
                         }
                     }
                 }
-                for oc in (p0 * mr)..<min(o, p1 * mr) {
-                    for k in stride(from: 0, to: count, by: 8) {
+                let channels = (p0 * mr)..<min(o, p1 * mr)
+                var k = 0
+                while k < count {
+                    if Self.wideOutput(tf, count: count - k) && Self.outputWide(
+                        mm + k, sp, tf, channels: channels, firstChannel: p0 * mr, bias: bias, relu: relu,
+                        y: y + n * o * outPlane, outPlane: outPlane, g: g, firstTile: first + k) {
+                        k += 16
+                        continue
+                    }
+                    for oc in channels {
                         tf.output8(mm + (oc - p0 * mr) * sp.ldm + k, positionStride: sp.mStride, bias: bias?[oc] ?? 0, relu: relu,
                                    plane: y + (n * o + oc) * outPlane, height: g.outHeight, width: g.outWidth,
                                    WinogradTileGroup(first: first + k, count: min(8, count - k), tilesW: sp.tilesW))
                     }
+                    k += 8
                 }
             }
         }
+    }
+
+    /// Whether 16 tiles from here may take the AVX-512 output transform (F(4×4) only).
+    @inline(__always)
+    static func wideOutput(_ tf: WinogradTransform, count: Int) -> Bool {
+        #if TESSERA_AVX512
+        return tf.m == 4 && count >= 16 && InstructionSet.usesAVX512
+        #else
+        return false
+        #endif
+    }
+
+    /// The F(4×4) output transform of 16 tiles from `firstTile` for every channel in `channels`
+    /// (`winogradOutputTransformF4x4x16AVX512`), when all 16 lie wholly inside the output plane;
+    /// false, with nothing written, otherwise. `m` holds M of channel `firstChannel` at tile 0.
+    private static func outputWide(_ m: UnsafePointer<Float>, _ sp: ForwardSplit, _ tf: WinogradTransform, channels: Range<Int>,
+                           firstChannel: Int, bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
+                           outPlane: Int, g: ConvGeometry, firstTile: Int) -> Bool {
+        #if TESSERA_AVX512
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { buffer in
+            let offsets = buffer.baseAddress!
+            var ty = firstTile / sp.tilesW, tx = firstTile - ty * sp.tilesW
+            for q in 0..<16 {
+                if (ty + 1) * tf.m > g.outHeight || (tx + 1) * tf.m > g.outWidth { return false }
+                offsets[q] = ty * tf.m * g.outWidth + tx * tf.m
+                tx += 1
+                if tx == sp.tilesW { tx = 0; ty += 1 }
+            }
+            for oc in channels {
+                winogradOutputTransformF4x4x16AVX512(m + (oc - firstChannel) * sp.ldm, positionStride: sp.mStride,
+                                                     bias: bias?[oc] ?? 0, relu: relu, plane: y + oc * outPlane,
+                                                     width: g.outWidth, offsets: offsets)
+            }
+            return true
+        }
+        #else
+        return false
+        #endif
     }
 
     /// Rows `rows` (padded coordinates) of one zero-padded channel block of 8: `out[r − rows.lowerBound][col][8]`
