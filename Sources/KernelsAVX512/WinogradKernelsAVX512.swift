@@ -14,15 +14,17 @@ private func outputColumnF4x4(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SI
             d12.addingProduct(SIMD16(repeating: 8), d34) + v5)
 }
 
-/// F(4×4, 3×3) output transform Y = Aᵀ·M·A of 16 whole tiles of one output channel, then bias and
-/// ReLU: the 36 products of tile k are at `src + ξ·positionStride + k` (ξ = 6i + j), and tile k's
-/// 4×4 outputs go to `plane + offsets[k]`, rows `width` apart. One zmm per position holds all 16
-/// tiles; four 4×16 blocks are transposed to 16 rows of 4 floats by `unpcklps`/`unpcklpd` pairs.
-/// Every element takes the operations `winogradOutputTransformF4x4x8` applies, in the same order.
+/// F(4×4, 3×3) output transform Y = Aᵀ·M·A of 16 tiles of one output channel, then bias and ReLU:
+/// the 36 products of tile k are at `src + ξ·positionStride + k` (ξ = 6i + j), and tile k's 4×4
+/// outputs go to `plane + offsets[k]`, rows `width` apart. One zmm per position holds all 16 tiles;
+/// four 4×16 blocks are transposed to 16 rows of 4 floats by `unpcklps`/`unpcklpd` pairs. With
+/// `clip`, tile k keeps only its first `clip[k]` rows and `clip[16 + k]` columns (tiles cut by the
+/// plane's edge). Every element takes the operations `winogradOutputTransformF4x4x8` applies, in
+/// the same order.
 @inline(never)
 public func winogradOutputTransformF4x4x16AVX512(
     _ src: UnsafePointer<Float>, positionStride: Int, bias: Float, relu: Bool,
-    plane: UnsafeMutablePointer<Float>, width: Int, offsets: UnsafePointer<Int>
+    plane: UnsafeMutablePointer<Float>, width: Int, offsets: UnsafePointer<Int>, clip: UnsafePointer<Int>?
 ) {
     @inline(__always) func at(_ i: Int, _ j: Int) -> SIMD16<Float> {
         UnsafeRawPointer(src + (6 * i + j) * positionStride).loadUnaligned(as: SIMD16<Float>.self)
@@ -60,6 +62,23 @@ public func winogradOutputTransformF4x4x16AVX512(
             put(s, r.lowHalf.lowHalf); put(4 + s, r.lowHalf.highHalf); put(8 + s, r.highHalf.lowHalf); put(12 + s, r.highHalf.highHalf)
         }
         put4(0, r0); put4(1, r1); put4(2, r2); put4(3, r3)
+    }
+    if let clip {
+        // Tiles cut by the edge: Y[i][j] of all 16 tiles to the stack, then the inside elements.
+        withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 16) { buffer in
+            let t = buffer.baseAddress!   // t[4i + j] = Y[i][j]
+            t[0] = out(y0.0); t[1] = out(y1.0); t[2] = out(y2.0); t[3] = out(y3.0)
+            t[4] = out(y0.1); t[5] = out(y1.1); t[6] = out(y2.1); t[7] = out(y3.1)
+            t[8] = out(y0.2); t[9] = out(y1.2); t[10] = out(y2.2); t[11] = out(y3.2)
+            t[12] = out(y0.3); t[13] = out(y1.3); t[14] = out(y2.3); t[15] = out(y3.3)
+            for k in 0..<16 {
+                for i in 0..<clip[k] {
+                    let p = plane + offsets[k] + i * width
+                    for j in 0..<clip[16 + k] { p[j] = t[4 * i + j][k] }
+                }
+            }
+        }
+        return
     }
     storeRow(0, out(y0.0), out(y1.0), out(y2.0), out(y3.0))
     storeRow(1, out(y0.1), out(y1.1), out(y2.1), out(y3.1))

@@ -248,9 +248,9 @@ final class WinogradConvolution: @unchecked Sendable {
                 let channels = (p0 * mr)..<min(o, p1 * mr)
                 var k = 0
                 while k < count {
-                    if Self.wideOutput(tf, count: count - k) && Self.outputWide(
-                        mm + k, sp, tf, channels: channels, firstChannel: p0 * mr, bias: bias, relu: relu,
-                        y: y + n * o * outPlane, outPlane: outPlane, g: g, firstTile: first + k) {
+                    if Self.wideOutput(tf, count: count - k) {
+                        Self.outputWide(mm + k, sp, tf, channels: channels, firstChannel: p0 * mr, bias: bias, relu: relu,
+                                        y: y + n * o * outPlane, outPlane: outPlane, g: g, firstTile: first + k)
                         k += 16
                         continue
                     }
@@ -265,7 +265,7 @@ final class WinogradConvolution: @unchecked Sendable {
         }
     }
 
-    /// Whether 16 tiles from here may take the AVX-512 output transform (F(4×4) only).
+    /// Whether the 16 tiles from here take the AVX-512 output transform (F(4×4) only).
     @inline(__always)
     static func wideOutput(_ tf: WinogradTransform, count: Int) -> Bool {
         #if TESSERA_AVX512
@@ -276,30 +276,29 @@ final class WinogradConvolution: @unchecked Sendable {
     }
 
     /// The F(4×4) output transform of 16 tiles from `firstTile` for every channel in `channels`
-    /// (`winogradOutputTransformF4x4x16AVX512`), when all 16 lie wholly inside the output plane;
-    /// false, with nothing written, otherwise. `m` holds M of channel `firstChannel` at tile 0.
+    /// (`winogradOutputTransformF4x4x16AVX512`; tiles cut by the plane's edge store only their inside
+    /// part). `m` holds M of channel `firstChannel` at tile 0.
     private static func outputWide(_ m: UnsafePointer<Float>, _ sp: ForwardSplit, _ tf: WinogradTransform, channels: Range<Int>,
                            firstChannel: Int, bias: UnsafePointer<Float>?, relu: Bool, y: UnsafeMutablePointer<Float>,
-                           outPlane: Int, g: ConvGeometry, firstTile: Int) -> Bool {
+                           outPlane: Int, g: ConvGeometry, firstTile: Int) {
         #if TESSERA_AVX512
-        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 16) { buffer in
-            let offsets = buffer.baseAddress!
-            var ty = firstTile / sp.tilesW, tx = firstTile - ty * sp.tilesW
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 48) { buffer in
+            let offsets = buffer.baseAddress!, clip = offsets + 16   // clip[k]: rows, clip[16 + k]: columns
+            var ty = firstTile / sp.tilesW, tx = firstTile - ty * sp.tilesW, whole = true
             for q in 0..<16 {
-                if (ty + 1) * tf.m > g.outHeight || (tx + 1) * tf.m > g.outWidth { return false }
                 offsets[q] = ty * tf.m * g.outWidth + tx * tf.m
+                clip[q] = min(tf.m, g.outHeight - ty * tf.m)
+                clip[16 + q] = min(tf.m, g.outWidth - tx * tf.m)
+                whole = whole && clip[q] == tf.m && clip[16 + q] == tf.m
                 tx += 1
                 if tx == sp.tilesW { tx = 0; ty += 1 }
             }
             for oc in channels {
                 winogradOutputTransformF4x4x16AVX512(m + (oc - firstChannel) * sp.ldm, positionStride: sp.mStride,
                                                      bias: bias?[oc] ?? 0, relu: relu, plane: y + oc * outPlane,
-                                                     width: g.outWidth, offsets: offsets)
+                                                     width: g.outWidth, offsets: offsets, clip: whole ? nil : UnsafePointer(clip))
             }
-            return true
         }
-        #else
-        return false
         #endif
     }
 
