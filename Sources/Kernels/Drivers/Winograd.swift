@@ -284,14 +284,12 @@ final class WinogradConvolution: @unchecked Sendable {
         #if TESSERA_AVX512
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 48) { buffer in
             let offsets = buffer.baseAddress!, clip = offsets + 16   // clip[k]: rows, clip[16 + k]: columns
-            var ty = firstTile / sp.tilesW, tx = firstTile - ty * sp.tilesW, whole = true
-            for q in 0..<16 {
-                offsets[q] = ty * tf.m * g.outWidth + tx * tf.m
-                clip[q] = min(tf.m, g.outHeight - ty * tf.m)
-                clip[16 + q] = min(tf.m, g.outWidth - tx * tf.m)
-                whole = whole && clip[q] == tf.m && clip[16 + q] == tf.m
-                tx += 1
-                if tx == sp.tilesW { tx = 0; ty += 1 }
+            var whole = true
+            WinogradTileGroup(first: firstTile, count: 16, tilesW: sp.tilesW).forEachTile(m: tf.m, ld: g.outWidth, lanes: 16) { k, o, ty, tx in
+                offsets[k] = o
+                clip[k] = min(tf.m, g.outHeight - ty * tf.m)
+                clip[16 + k] = min(tf.m, g.outWidth - tx * tf.m)
+                whole = whole && clip[k] == tf.m && clip[16 + k] == tf.m
             }
             for oc in channels {
                 winogradOutputTransformF4x4x16AVX512(m + (oc - firstChannel) * sp.ldm, positionStride: sp.mStride,

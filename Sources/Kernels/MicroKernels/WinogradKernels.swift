@@ -167,19 +167,20 @@ private func lane(_ t: SIMD8x8, _ i: Int) -> SIMD8<Float> {
     }
 }
 
-/// Where 8 consecutive tiles of a row-major grid of `tilesW` tiles per row start: tile k of the group
-/// (k < count) is tile `first + k`, at (ty·m)·ld + tx·m in its plane; tiles past `count` get offset −1.
+/// Where `lanes` (8, or 16 on AVX-512) consecutive tiles of a row-major grid of `tilesW` tiles per row
+/// start: tile k of the group (k < count) is tile `first + k`, at (ty·m)·ld + tx·m in its plane; tiles
+/// past `count` get offset −1.
 struct WinogradTileGroup {
-    /// Tile index (row-major over the whole grid) of the group's first tile, and the tiles it holds (1…8).
+    /// Tile index (row-major over the whole grid) of the group's first tile, and the tiles it holds (1…lanes).
     let first: Int, count: Int
     /// Tiles per row of the grid.
     let tilesW: Int
 
     /// The group's tiles: offsets in a plane of row length `ld`, and (ty, tx) of each.
     @inline(__always)
-    func forEachTile(m: Int, ld: Int, _ body: (_ k: Int, _ offset: Int, _ ty: Int, _ tx: Int) -> Void) {
+    func forEachTile(m: Int, ld: Int, lanes: Int = 8, _ body: (_ k: Int, _ offset: Int, _ ty: Int, _ tx: Int) -> Void) {
         var ty = first / tilesW, tx = first - (first / tilesW) * tilesW
-        for k in 0..<8 {
+        for k in 0..<lanes {
             if k < count {
                 body(k, ty * m * ld + tx * m, ty, tx)
                 tx += 1
