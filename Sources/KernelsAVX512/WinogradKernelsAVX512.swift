@@ -17,7 +17,8 @@ private func outputColumnF4x4(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ v2: SI
 /// F(4×4, 3×3) output transform Y = Aᵀ·M·A of 16 tiles of one output channel, then bias and ReLU:
 /// the 36 products of tile k are at `src + ξ·positionStride + k` (ξ = 6i + j), and tile k's 4×4
 /// outputs go to `plane + offsets[k]`, rows `width` apart. One zmm per position holds all 16 tiles;
-/// four 4×16 blocks are transposed to 16 rows of 4 floats by `unpcklps`/`unpcklpd` pairs. With
+/// four 4×16 blocks are transposed to 16 rows of 4 floats by two rounds of unpack-style lane
+/// picks (LLVM lowers them to a mix of `vunpck*ps`, `vinsertps` and `vblendps`). With
 /// `clip`, tile k keeps only its first `clip[k]` rows and `clip[16 + k]` columns (tiles cut by the
 /// plane's edge). Every element takes the operations `winogradOutputTransformF4x4x8` applies, in
 /// the same order.

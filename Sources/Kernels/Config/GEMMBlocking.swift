@@ -150,8 +150,9 @@ struct GEMMTiling {
         let oneRowBlock = fixed == nil && m <= blocking.mc
         if oneRowBlock {
             while nTiles < GEMMTiling.target && n / (nTiles + 1) >= 64 { nTiles += 1 }
+        } else {
+            while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
         }
-        while !oneRowBlock && nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
         mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
         // A tile count that the workers divide: more rows where there are rows to split, else more columns.
         // (More workers than panels could never be met; the bound also keeps a huge `threads` from overflowing.)
