@@ -78,6 +78,32 @@ final class ElementwiseTests: NaNFilledOutputsTestCase {
         XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0]))
     }
 
+    /// The exponential inside softmax, to its documented bound (about 1.5 ulp; the AVX-512 kernel's
+    /// note): with the row's max at x₀ = 0, e^(x₀ − max) = 1 exactly, so p_i / p₀ = e^(x_i), up to that
+    /// error and the rounding of the two scalings by 1/Σ, at most 3 · 2⁻²³ relative (plus 2⁻¹⁵⁰
+    /// absolute where p_i is subnormal). Checked in
+    /// Double against `Foundation.exp` for 40,000 logits in [−87, 0]; below −88 it must be 0 or tiny.
+    func testSoftmaxExponentialAccuracy() throws {
+        for width in [1000, 17, 4096] {
+            for seed in UInt64(20)..<UInt64(30) {
+                var logits = try random([1, width], seed: seed, low: -87, high: 0)
+                logits[0, 0] = 0
+                if width > 2 { logits[0, 1] = -1000; logits[0, 2] = -88.5 }
+                let p = try Loss.softmax(logits)
+                for i in 1..<width {
+                    let x = Double(logits[0, i]), ratio = Double(p[0, i]) / Double(p[0, 0])
+                    if x < -88 {
+                        XCTAssertLessThanOrEqual(ratio, 1.2e-38, "e^\(x)")
+                    } else {
+                        // p_i under 2⁻¹²⁶ is subnormal: its rounding is absolute, up to 2⁻¹⁵⁰.
+                        let tolerance = 3 * 0x1p-23 * Foundation.exp(x) + 0x1p-150 / Double(p[0, 0])
+                        XCTAssertEqual(ratio, Foundation.exp(x), accuracy: tolerance, "e^\(x), row of \(width)")
+                    }
+                }
+            }
+        }
+    }
+
     func testSquaredLoss() throws {
         let x = try random([4, 3, 5], seed: 8), t = try random([4, 3, 5], seed: 9)
         let (loss, grad) = try Loss.squaredLoss(prediction: x, target: t)
