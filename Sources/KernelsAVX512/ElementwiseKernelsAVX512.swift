@@ -10,17 +10,11 @@ private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
-/// e^d for SIMD16 where d ≤ 0 or NaN, as softmax's d = x − max is: d = n·ln2 + r with |r| ≤ ln2/2
-/// (Cody–Waite, Cephes' split of ln2), e^r by a degree-6 polynomial, then 2^n put in the exponent
-/// field. The coefficients are a relative-error minimax fit on [−ln2/2, ln2/2] (1 and then the
-/// Taylor terms nudged; fit error 2·10⁻⁹): 0.87 ulp at most for e^r in float arithmetic (2·10⁶
-/// random r, against float64), so e^d is within about 1.5 ulp. Below ln 2⁻¹²⁷ ≈ −88.03 it gives
-/// 0 (n = −127 makes the exponent field 0; the true values there are under 1.2·10⁻³⁸); NaN stays NaN
-/// (`vmaxps` keeps its second operand and the arithmetic carries it).
-///
-/// Only 10 multiply-adds, a max, a subtract and a shift: the general exp's overflow and NaN
-/// fix-ups (a `vcmpps` and a masked move each) and the Cephes form's extra multiply and add are
-/// not needed here, and the exp loop is bound by the FMA pipe (one zmm FMA per cycle on Zen 4).
+/// e^d for d ≤ 0 or NaN: `expNonPositive8` of `Kernels` (its note gives the method and the
+/// accuracy, about 1.5 ulp), one zmm wide. A copy because this module is compiled for another CPU and
+/// cannot share inlined code with `Kernels`. The exp loop is bound by the FMA pipe (one zmm FMA per
+/// cycle on Zen 4): 10 multiply-adds per vector, against 11 and four compare-and-blend fix-ups for
+/// the general Cephes exp this replaced.
 @inline(__always)
 private func expNonPositive16(_ d: SIMD16<Float>) -> SIMD16<Float> {
     let lo = SIMD16<Float>(repeating: -88.029_69)

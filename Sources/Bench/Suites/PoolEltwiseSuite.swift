@@ -68,7 +68,7 @@ enum PoolEltwiseSuite {
                 }
                 record(ctx, suite: "eltwise", name: c.name, threads: threads, seconds: t, bytes: 8 * x.count,
                        algorithm: c.name.hasPrefix("relu") ? "SIMD8 max(x, 0)"
-                           : InstructionSet.usesAVX512 ? "SIMD16 AVX-512 max-subtracted exp (degree-6 minimax, no overflow path)" : "SIMD8 max-subtracted exp (Cephes)",
+                           : "\(InstructionSet.usesAVX512 ? "SIMD16 AVX-512" : "SIMD8") max-subtracted exp (degree-6 minimax, no overflow path)",
                        shape: c.shape.map(String.init).joined(separator: "x"))
             }
         }
