@@ -152,6 +152,19 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    func testPackedBChunksOverTheSourcePrefetchThreshold() throws {
+        // B of 2^22 floats or more: the chunks are half as wide and each prefetches the next one's rows
+        // of B (SourceRowsPrefetch), here across a partial last panel, a second K block and padded rows.
+        // A prefetch cannot change a result: this checks the chunking there, and the thread counts.
+        let t = Case(m: 13, n: 5300, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: .column, relu: true)
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            let one = try runOnce(t, threads: 1, seed: 2, file: #filePath, line: #line)
+            let two = try runOnce(t, threads: 2, seed: 2, file: #filePath, line: #line)
+            XCTAssertTrue(one.elementsEqual(two) { $0.bitPattern == $1.bitPattern }, "\(kernel) differs at 2 threads")
+        }
+    }
+
     func testAlphaBeta() throws {
         for (alpha, beta) in [(Float(2.5), Float(0)), (1, 1), (-0.5, 0.75), (0, 2)] {
             try run(Case(m: 19, n: 23, k: 300, alpha: alpha, beta: beta, padC: 3))

@@ -198,7 +198,9 @@ public enum GEMM {
             // A is packed by the first tiles of the GEMM's own region: one wake-up of the workers, not two.
             let packA = PackingTilesA(trans: transA, a: a0, lda: lda, m: m, k: k, paddedM: paddedM, dst: packed, blocking: blocking)
             packedGEMM(kernel, m, n, k, alpha, packed, paddedM, beta, c0, ldc, epilogue, threads, blocking: blocking,
-                       packA: packA) { Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
+                       packA: packA, sourceB: transB == .none ? RowMajorSource(base: b0, ld: ldb) : nil) {
+                Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
+            }
         }
     }
 
@@ -213,7 +215,9 @@ public enum GEMM {
         try validate(operand: "B", trans: transB, rows: k, cols: n, buffer: b.count, ld: ldb)
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
         packedGEMM(packedA.microKernel, m, n, k, alpha, packedA.storage, packedA.paddedM, beta, c.baseAddress!, ldc, epilogue,
-                   threads, blocking: packedA.blocking) { Packing.packB(transB, b.baseAddress!, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
+                   threads, blocking: packedA.blocking, sourceB: transB == .none ? RowMajorSource(base: b.baseAddress!, ld: ldb) : nil) {
+            Packing.packB(transB, b.baseAddress!, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
+        }
     }
 
     // MARK: - Validation
@@ -371,6 +375,7 @@ public enum GEMM {
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
         blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
+        sourceB: RowMajorSource? = nil,
         finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
@@ -443,9 +448,12 @@ public enum GEMM {
                         // tile's whole packed B can exceed L2); with several, all of K first, since every
                         // row block reuses it. Same kernel calls in the same order per element of C either way.
                         // With one block of rows, B's K block is also packed in chunks of columns
-                        // (`GEMMBlocking.maxPackedBChunk`), each multiplied while it is still in L2.
+                        // (`GEMMBlocking.maxPackedBChunk`), each multiplied while it is still in L2; half
+                        // as wide where the next chunk's rows of a large B are prefetched meanwhile.
                         let round = tileM <= blocking.mc ? blocking.kc : k
-                        let chunk = tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
+                        let prefetchSource = sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource
+                        let chunk = tileM > blocking.mc ? tileN
+                            : prefetchSource ? blocking.prefetchedBChunkColumns : blocking.packedBChunkColumns
                         var p0 = 0
                         while p0 < k {
                             let p1 = min(k, p0 + round)
@@ -456,9 +464,19 @@ public enum GEMM {
                                     packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
                                 }
                                 if p0 == 0 && c0 == 0 { packed.wait(until: packTiles) }   // A's packing
+                                // The rows of B the next chunk packs, into L2 while this one computes.
+                                var source = SourceRowsPrefetch()
+                                if let sourceB, prefetchSource, tileM <= blocking.mc {
+                                    let (q0, d0) = c0 + cn < tileN ? (p0, c0 + cn) : (p1, 0)
+                                    if q0 < k {
+                                        source = SourceRowsPrefetch(
+                                            sourceB, rows: q0..<min(k, q0 + round), columns: (n0 + d0)..<(n0 + d0 + min(chunk, tileN - d0)),
+                                            calls: cn / blocking.nr * ((tileM + blocking.mr - 1) / blocking.mr) * ((p1 - p0 + blocking.kc - 1) / blocking.kc))
+                                    }
+                                }
                                 gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
                                          alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
-                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine, source: source)
                                 c0 += cn
                             }
                             p0 = p1
@@ -489,8 +507,9 @@ public enum GEMM {
         kBlocks: Range<Int>, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
-        edge: UnsafeMutablePointer<Float>
+        edge: UnsafeMutablePointer<Float>, source: SourceRowsPrefetch = SourceRowsPrefetch()
     ) {
+        var source = source
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
@@ -537,6 +556,7 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
+                        source.step()
                         if rows == mr && cols == nr {
                             runMicroKernel(kernel, panelRows: mr, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
                                            alpha: alpha, mode: mode, epilogue: e)
@@ -751,5 +771,60 @@ struct BlockPrefetch {
         guard let next, done < lines else { return }
         let end = min(lines, done + linesPerCall)
         while done < end { tessera_prefetch_l2(next + 16 * done); done += 1 }
+    }
+}
+
+/// Where the rows of a row-major op(B) are (B itself, not transposed), for `SourceRowsPrefetch`.
+struct RowMajorSource {
+    let base: UnsafePointer<Float>, ld: Int
+}
+
+/// Brings a block of rows of a row-major op(B) into L2, a slice per micro-kernel call: the rows the
+/// next chunk of B (`GEMMBlocking.prefetchedBChunkColumns`) will pack, while the current chunk
+/// computes. The rows are `ld` apart, so the packing's own prefetch, a few rows ahead, waited on
+/// DRAM for each short row segment: packing was a fifth of VGG conv1_2 as a GEMM (64×50176×576,
+/// `perf record`, 1 thread), about 14 GB/s from a 115 MB B. Only for a B of at least
+/// `minimumSource` floats (16 MiB), half this machine's L3: a B that stays in L3 streams fast enough. Zen 4,
+/// alternating in-process medians of 15 rounds, three runs, 1 / 2 threads: 64×50176×576 +6 to +8 % /
+/// +3 to +10 %, 128×12544×1152 +3 to +4 % / 0 to +2 %, 128×12544×576 −7 to +3 % / −6 to +2 %
+/// (noise). On a B that stays in L3 it did not pay: 64×3136×576 (7 MiB) −4 to −10 % on 1 thread,
+/// while the stem 64×12544×147 (7 MiB) gained 6 %, so smaller B keeps the plain chunks.
+struct SourceRowsPrefetch {
+    static let minimumSource = 1 << 22
+    private let base: UnsafePointer<Float>?, ld: Int, rows: Int, first: Int, width: Int, perCall: Int
+    private var row = 0, line = 0, linesInRow = 0
+
+    /// Nothing to prefetch.
+    init() { base = nil; ld = 0; rows = 0; first = 0; width = 0; perCall = 0 }
+
+    /// `rows` × `columns` of `source`, spread over `calls` micro-kernel calls.
+    init(_ source: RowMajorSource, rows r: Range<Int>, columns: Range<Int>, calls: Int) {
+        base = source.base + r.lowerBound * source.ld
+        ld = source.ld; rows = r.count; first = columns.lowerBound; width = columns.count
+        let linesPerRow = (width + 15) / 16 + 1
+        perCall = (rows * linesPerRow + max(1, calls) - 1) / max(1, calls)
+        linesInRow = SourceRowsPrefetch.lines(base! + first, width)
+    }
+
+    /// Cache lines that `count` floats from `p` touch.
+    private static func lines(_ p: UnsafePointer<Float>, _ count: Int) -> Int {
+        let offset = Int(bitPattern: p) & 63
+        return (offset + 4 * count + 63) / 64
+    }
+
+    /// Prefetches the next slice: call once before each micro-kernel call.
+    @inline(__always)
+    mutating func step() {
+        guard let base, row < rows else { return }
+        var left = perCall
+        while left > 0 && row < rows {
+            let start = UnsafeRawPointer(base + row * ld + first)
+            tessera_prefetch_l2(start + 64 * line - (Int(bitPattern: start) & 63))
+            line += 1; left -= 1
+            if line == linesInRow {
+                line = 0; row += 1
+                if row < rows { linesInRow = SourceRowsPrefetch.lines(base + row * ld + first, width) }
+            }
+        }
     }
 }
