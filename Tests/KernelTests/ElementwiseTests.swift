@@ -78,6 +78,36 @@ final class ElementwiseTests: NaNFilledOutputsTestCase {
         XCTAssertThrowsError(try Loss.softmaxCrossEntropy(logits: try random([2, 3], seed: 1), labels: [0]))
     }
 
+    /// ±∞ logits, as the reference treats them: −∞ (a masked class) gets probability 0 and leaves the
+    /// rest of its row finite, a +∞ or a row of only −∞ makes its row NaN (∞ − ∞), and no other row.
+    func testSoftmaxInfiniteLogits() throws {
+        for c in [10, 16, 17, 40, 1000] {
+            var logits = try random([4, c], seed: 31, low: -3, high: 3)
+            for k in stride(from: 0, to: c, by: 3) { logits[0, k] = -.infinity }   // masked classes
+            logits[1, c / 2] = .infinity
+            for k in 0..<c { logits[2, k] = -.infinity }
+            let p = try Loss.softmax(logits), pRef = try Reference.softmax(logits)
+            for b in 0..<4 {
+                for k in 0..<c {
+                    let v = p[b, k], r = pRef[b, k]
+                    XCTAssertEqual(v.isNaN, r.isNaN, "row \(b) of \(c), class \(k)")
+                    if !r.isNaN { XCTAssertEqual(v, r, accuracy: 1e-6, "row \(b) of \(c), class \(k)") }
+                }
+            }
+            for k in stride(from: 0, to: c, by: 3) { XCTAssertEqual(p[0, k], 0, "masked class \(k) of \(c)") }
+            for k in 0..<c {
+                XCTAssertTrue(p[1, k].isNaN && p[2, k].isNaN, "rows 1 and 2 of \(c)")
+                XCTAssertFalse(p[3, k].isNaN, "row 3 of \(c)")
+            }
+            // Cross-entropy on the masked row with an unmasked label stays finite and matches.
+            let masked = try Tensor(shape: [1, c], values: (0..<c).map { logits[0, $0] })
+            let (loss, _) = try Loss.softmaxCrossEntropy(logits: masked, labels: [1])
+            let (lossRef, _) = try Reference.softmaxCrossEntropy(logits: masked, labels: [1])
+            XCTAssertTrue(loss.isFinite, "loss of the masked row of \(c)")
+            XCTAssertEqual(loss, lossRef, accuracy: 1e-6 * max(1, abs(lossRef)))
+        }
+    }
+
     /// The exponential inside softmax, to its documented bound (about 1.5 ulp; the AVX-512 kernel's
     /// note): with the row's max at x₀ = 0, e^(x₀ − max) = 1 exactly, so p_i / p₀ = e^(x_i), up to that
     /// error and the rounding of the two scalings by 1/Σ, at most 3 · 2⁻²³ relative (plus 2⁻¹⁵⁰
