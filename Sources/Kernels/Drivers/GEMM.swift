@@ -451,9 +451,9 @@ public enum GEMM {
                         // (`GEMMBlocking.maxPackedBChunk`), each multiplied while it is still in L2; half
                         // as wide where the next chunk's rows of a large B are prefetched meanwhile.
                         let round = tileM <= blocking.mc ? blocking.kc : k
-                        let prefetchSource = sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource
-                        let chunk = tileM > blocking.mc ? tileN
-                            : prefetchSource ? blocking.prefetchedBChunkColumns : blocking.packedBChunkColumns
+                        let prefetchSource = tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource
+                        let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
+                            : tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
                         while p0 < k {
                             let p1 = min(k, p0 + round)
@@ -464,14 +464,15 @@ public enum GEMM {
                                     packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
                                 }
                                 if p0 == 0 && c0 == 0 { packed.wait(until: packTiles) }   // A's packing
-                                // The rows of B the next chunk packs, into L2 while this one computes.
+                                // The rows of B the next chunk packs (the next columns of this K block, else
+                                // the next K block's first), into L2 while this one computes: one K block here.
                                 var source = SourceRowsPrefetch()
-                                if let sourceB, prefetchSource, tileM <= blocking.mc {
+                                if let sourceB, prefetchSource {
                                     let (q0, d0) = c0 + cn < tileN ? (p0, c0 + cn) : (p1, 0)
                                     if q0 < k {
                                         source = SourceRowsPrefetch(
                                             sourceB, rows: q0..<min(k, q0 + round), columns: (n0 + d0)..<(n0 + d0 + min(chunk, tileN - d0)),
-                                            calls: cn / blocking.nr * ((tileM + blocking.mr - 1) / blocking.mr) * ((p1 - p0 + blocking.kc - 1) / blocking.kc))
+                                            calls: cn / blocking.nr * ((tileM + blocking.mr - 1) / blocking.mr))
                                     }
                                 }
                                 gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
