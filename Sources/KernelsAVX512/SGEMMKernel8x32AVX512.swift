@@ -15,6 +15,16 @@ private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: 
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
 }
 
+@inline(__always)
+private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
 /// C[0..<8, 0..<32] ⊕= α·A·B over `kc` steps, 16 zmm accumulators.
 ///
 /// `a`: an 8-row panel packed k-major (8 floats per step); `b`: a 32-column panel packed k-major
@@ -226,6 +236,121 @@ private func kernel8x16(
     storeVector16(c5, c + 5 * ldc, alpha, mode, beta, e, 5, column: 0)
     storeVector16(c6, c + 6 * ldc, alpha, mode, beta, e, 6, column: 0)
     storeVector16(c7, c + 7 * ldc, alpha, mode, beta, e, 7, column: 0)
+}
+
+/// The last 1–8 columns of C over one or two 8-row A panels (8 or 16 rows), as column vectors: one ymm
+/// per column and panel, `acc[j] += A-panel · B[k, j]` (B broadcast), where the 8×16 kernel would
+/// spend at least half its FMAs on zero columns (4 of 16 used at N = 196; Zen 4 runs two ymm FMAs a
+/// cycle, as many flops as one zmm). `c`: a column-major block, column j at `c + j · columnStride`
+/// (rows 0..<16). The per-element arithmetic is the 8×32 kernel's: the same FMA chain from zero, then
+/// α·acc, β·C or + C by `mode`, the bias (row bias: 8 or 16 values; column bias: 8) and ReLU.
+@inline(never)
+public func sgemmKernelColumnEdge16x8AVX512(
+    kc: Int, a: UnsafePointer<Float>, panels: Int, b: UnsafePointer<Float>, bStride: Int, columns: Int,
+    c: UnsafeMutablePointer<Float>, columnStride: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
+    let body = columns <= 4 ? (panels >= 2 ? columnEdge4x2 : columnEdge4x1) : (panels >= 2 ? columnEdge8x2 : columnEdge8x1)
+    body(kc, a, b, bStride, c, columnStride, alpha, mode, beta, e)
+}
+
+// One function per shape, so that each inlines the body with its constants (as one function with four
+// inlined bodies, the optimizer kept a single out-of-line body that tests both flags in its loop).
+@inline(never) private func columnEdge4x1(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
+) { columnEdge(kc: kc, a: a, twoPanels: false, wide: false, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
+@inline(never) private func columnEdge4x2(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
+) { columnEdge(kc: kc, a: a, twoPanels: true, wide: false, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
+@inline(never) private func columnEdge8x1(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
+) { columnEdge(kc: kc, a: a, twoPanels: false, wide: true, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
+@inline(never) private func columnEdge8x2(
+    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
+) { columnEdge(kc: kc, a: a, twoPanels: true, wide: true, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
+
+@inline(__always)
+private func columnEdge(
+    kc: Int, a: UnsafePointer<Float>, twoPanels: Bool, wide: Bool, b: UnsafePointer<Float>, bStride: Int,
+    c: UnsafeMutablePointer<Float>, cs: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
+) {
+    typealias V = SIMD8<Float>
+    var u0 = V(), u1 = u0, u2 = u0, u3 = u0, u4 = u0, u5 = u0, u6 = u0, u7 = u0
+    var v0 = V(), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0
+    var pa = a, pb = b
+    let second = 8 &* kc
+    for _ in 0..<kc {
+        let x = load8(pa)
+        let y = twoPanels ? load8(pa + second) : x
+        var s = V(repeating: pb[0])
+        u0 = u0.addingProduct(x, s); if twoPanels { v0 = v0.addingProduct(y, s) }
+        s = V(repeating: pb[1])
+        u1 = u1.addingProduct(x, s); if twoPanels { v1 = v1.addingProduct(y, s) }
+        s = V(repeating: pb[2])
+        u2 = u2.addingProduct(x, s); if twoPanels { v2 = v2.addingProduct(y, s) }
+        s = V(repeating: pb[3])
+        u3 = u3.addingProduct(x, s); if twoPanels { v3 = v3.addingProduct(y, s) }
+        if wide {
+            s = V(repeating: pb[4])
+            u4 = u4.addingProduct(x, s); if twoPanels { v4 = v4.addingProduct(y, s) }
+            s = V(repeating: pb[5])
+            u5 = u5.addingProduct(x, s); if twoPanels { v5 = v5.addingProduct(y, s) }
+            s = V(repeating: pb[6])
+            u6 = u6.addingProduct(x, s); if twoPanels { v6 = v6.addingProduct(y, s) }
+            s = V(repeating: pb[7])
+            u7 = u7.addingProduct(x, s); if twoPanels { v7 = v7.addingProduct(y, s) }
+        }
+        pa += 8
+        pb += bStride
+    }
+    storeColumn8(u0, c, alpha, mode, beta, e, row: 0, column: 0)
+    storeColumn8(u1, c + cs, alpha, mode, beta, e, row: 0, column: 1)
+    storeColumn8(u2, c + 2 &* cs, alpha, mode, beta, e, row: 0, column: 2)
+    storeColumn8(u3, c + 3 &* cs, alpha, mode, beta, e, row: 0, column: 3)
+    if wide {
+        storeColumn8(u4, c + 4 &* cs, alpha, mode, beta, e, row: 0, column: 4)
+        storeColumn8(u5, c + 5 &* cs, alpha, mode, beta, e, row: 0, column: 5)
+        storeColumn8(u6, c + 6 &* cs, alpha, mode, beta, e, row: 0, column: 6)
+        storeColumn8(u7, c + 7 &* cs, alpha, mode, beta, e, row: 0, column: 7)
+    }
+    guard twoPanels else { return }
+    storeColumn8(v0, c + 8, alpha, mode, beta, e, row: 8, column: 0)
+    storeColumn8(v1, c + cs + 8, alpha, mode, beta, e, row: 8, column: 1)
+    storeColumn8(v2, c + 2 &* cs + 8, alpha, mode, beta, e, row: 8, column: 2)
+    storeColumn8(v3, c + 3 &* cs + 8, alpha, mode, beta, e, row: 8, column: 3)
+    if wide {
+        storeColumn8(v4, c + 4 &* cs + 8, alpha, mode, beta, e, row: 8, column: 4)
+        storeColumn8(v5, c + 5 &* cs + 8, alpha, mode, beta, e, row: 8, column: 5)
+        storeColumn8(v6, c + 6 &* cs + 8, alpha, mode, beta, e, row: 8, column: 6)
+        storeColumn8(v7, c + 7 &* cs + 8, alpha, mode, beta, e, row: 8, column: 7)
+    }
+}
+
+/// `storeVector16`'s arithmetic on 8 rows of one column: α·acc, then β·C or C by `mode`, then the row
+/// bias (rows `row`..<`row`+8), the column bias of `column`, and ReLU.
+@_transparent
+private func storeColumn8(
+    _ acc: SIMD8<Float>, _ c: UnsafeMutablePointer<Float>,
+    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16, row: Int, column: Int
+) {
+    typealias V = SIMD8<Float>
+    var v = acc * V(repeating: alpha)
+    if mode == 1 {
+        v = v.addingProduct(V(repeating: beta), load8(c))
+    } else if mode == 2 {
+        v += load8(c)
+    }
+    if e.enabled {
+        if let rb = e.rowBias { v += load8(rb + row) }
+        if let cb = e.columnBias { v += V(repeating: cb[column]) }
+        if e.relu { v = v.replacing(with: 0, where: v .< 0) }
+    }
+    store8(v, c)
 }
 
 private struct Epilogue16 {

@@ -592,6 +592,14 @@ public enum GEMM {
         let block = scratch + mr * nr + mr + nr
         let rowBias = block + b.mc * nr, colBias = rowBias + mr
         let validRows = min(mc, m - i0)
+        #if TESSERA_AVX512
+        if kernel == .avx512_8x32 && mr == 8 && cols <= 8 {
+            columnEdgeBlockByColumns(b, i0: i0, mc: mc, validRows: validRows, col: col, cols: cols, p0: p0, kc: kc,
+                                     isLast: isLast, alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
+                                     bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue, block: block)
+            return
+        }
+        #endif
         if p0 == 0 && beta != 0 {
             block.update(repeating: 0, count: b.mc * nr)
             for r in 0..<validRows { (block + r * nr).update(from: c + (i0 + r) * ldc + col, count: cols) }
@@ -626,6 +634,56 @@ public enum GEMM {
             for r in 0..<validRows { (c + (i0 + r) * ldc + col).update(from: block + r * nr, count: cols) }
         }
     }
+
+    #if TESSERA_AVX512
+    /// `columnEdgeBlock` for a last panel of at most 8 columns on the AVX-512 kernel: the block is kept
+    /// column-major (column j of the MC rows at `block + j · mc`), and `sgemmKernelColumnEdge16x8AVX512`
+    /// computes 16 rows at a time as column vectors, with the 8×32 kernel's arithmetic per element.
+    /// The block's room (MC × NR floats) holds the 8 columns, a 16-value row bias and 8 column biases.
+    static func columnEdgeBlockByColumns(
+        _ b: GEMMBlocking, i0: Int, mc: Int, validRows: Int, col: Int, cols: Int, p0: Int, kc: Int, isLast: Bool,
+        alpha: Float, beta: Float, mode: KernelStoreMode, packedA: UnsafePointer<Float>, paddedM: Int,
+        bPanel: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
+        block: UnsafeMutablePointer<Float>
+    ) {
+        let stride = b.mc
+        let rowBias = block + 8 * stride, colBias = rowBias + 16
+        if p0 == 0 && beta != 0 {
+            block.update(repeating: 0, count: 8 * stride)
+            for j in 0..<cols { for r in 0..<validRows { block[j * stride + r] = c[(i0 + r) * ldc + col + j] } }
+        }
+        let bias = epilogue.bias?.baseAddress
+        if isLast, let bias, epilogue.biasAxis == .column {
+            colBias.update(repeating: 0, count: 8)
+            colBias.update(from: bias + col, count: cols)
+        }
+        let (code, betaValue) = mode.codeAndBeta
+        var i = 0
+        while i < mc {
+            let rows = min(16, mc - i), valid = min(rows, validRows - i)
+            var rb: UnsafePointer<Float>? = nil
+            if isLast, let bias, epilogue.biasAxis == .row {
+                if valid == rows && rows == 16 {
+                    rb = bias + i0 + i
+                } else {
+                    rowBias.update(repeating: 0, count: 16)
+                    rowBias.update(from: bias + i0 + i, count: valid)
+                    rb = UnsafePointer(rowBias)
+                }
+            }
+            let enabled = isLast && !epilogue.isNone
+            sgemmKernelColumnEdge16x8AVX512(
+                kc: kc, a: packedA + p0 * paddedM + (i0 + i) * kc, panels: (rows + 7) / 8, b: bPanel, bStride: b.nr, columns: cols,
+                c: block + i, columnStride: stride, alpha: alpha, mode: code, beta: betaValue, epilogue: enabled,
+                rowBias: enabled ? rb : nil, columnBias: enabled && bias != nil && epilogue.biasAxis == .column ? UnsafePointer(colBias) : nil,
+                relu: enabled && epilogue.relu)
+            i += 16
+        }
+        if isLast {
+            for r in 0..<validRows { for j in 0..<cols { c[(i0 + r) * ldc + col + j] = block[j * stride + r] } }
+        }
+    }
+    #endif
 
     /// A partial tile at the edge of C: the same micro-kernel, run on an MR×NR scratch tile that
     /// holds the valid part of C (and of the bias), then copied back. The arithmetic is the full
