@@ -13,6 +13,11 @@ struct GEMMBlocking {
     /// Packed B shared by all row tiles is packed in groups of column tiles of at most this many
     /// floats (16 MiB), so scratch stays bounded whatever the size of B (an implicit-GEMM im2col).
     static let maximumSharedPackedB = 1 << 22
+    /// A packed B of one column tile and several row tiles is packed by every worker for itself up to
+    /// this many floats (2 MiB), instead of once by the region's first tiles. Zen 4, 2 threads,
+    /// alternating in-process medians of per-round ratios (11 rounds): 256×196×1024 +11 %, 256×196×2304
+    /// +7 %; with 4 MiB copies (512×196×4608) −6 %, hence the bound.
+    static let maximumPrivatePackedB = 1 << 19
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

@@ -396,9 +396,13 @@ public enum GEMM {
         // (`TileLatch`); otherwise each tile packs its own slice of B as it starts. Shared packed
         // B is bounded (`GEMMBlocking.maximumSharedPackedB`): column tiles go in groups that fit, so
         // an implicit-GEMM convolution never holds its whole im2col matrix. B packed beforehand is
-        // read in place, as one group.
-        let sharedB = rowTiles > 1 || prepackedB != nil
-        let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch
+        // read in place, as one group. But with one column tile whose packed B is small
+        // (`GEMMBlocking.maximumPrivatePackedB`), each worker packs all of B for itself on its first
+        // tile: no product waits for another core's packing or reads the lines that core just wrote.
+        let privateB = prepackedB == nil && colTiles == 1 && rowTiles > 1 && workers > 1
+            && packedBPerTile <= GEMMBlocking.maximumPrivatePackedB
+        let sharedB = (rowTiles > 1 && !privateB) || prepackedB != nil
+        let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch   // a private B included
         let groupTiles = prepackedB != nil ? colTiles
             : sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
         let shared = sharedB && prepackedB == nil ? groupTiles * packedBPerTile : 0
@@ -417,6 +421,8 @@ public enum GEMM {
                 let aTiles = g0 == 0 && !aInTile ? packA?.tiles ?? 0 : 0
                 let packTiles = aTiles + (sharedB && prepackedB == nil ? tilesInGroup * kBlocks : 0)
                 let packed = TileLatch()
+                withUnsafeTemporaryAllocation(of: Bool.self, capacity: workers) { packedBy in
+                packedBy.initialize(repeating: false)
                 Scheduler.parallelFor(tiles: packTiles + rowTiles * tilesInGroup, workers: workers) { tile, worker in
                     if tile < aTiles {
                         packA!.pack(tile)
@@ -435,9 +441,22 @@ public enum GEMM {
                     let (m0, tileM) = tiling.rows(ti), (n0, tileN) = tiling.columns(tj)
                     let mine = workerScratch + worker * perWorker
                     if aInTile { packA!.packRows(m0, m0 + tileM) }
-                    if sharedB {
+                    if sharedB || privateB {
+                        let bPacked: UnsafePointer<Float>
+                        if privateB {
+                            // This worker's copy of all of B, packed on its first tile.
+                            let own = mine + edgeScratch
+                            if !packedBy[worker] {
+                                packedBy[worker] = true
+                                for q in stride(from: 0, to: k, by: blocking.kc) {
+                                    packTileB(blocking, packB, p0: q, k: k, n0: n0, tileN: tileN, dst: own)
+                                }
+                            }
+                            bPacked = UnsafePointer(own)
+                        } else {
+                            bPacked = UnsafePointer(prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile)
+                        }
                         packed.wait(until: packTiles)
-                        let bPacked = prepackedB?.tile(tj) ?? scratch + (tj - g0) * packedBPerTile
                         gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
                                  alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
                                  c: c, ldc: ldc, epilogue: epilogue, edge: mine)
@@ -484,6 +503,7 @@ public enum GEMM {
                         }
                     }
                     finishTile(m0..<(m0 + tileM), n0..<(n0 + tileN))
+                }
                 }
                 g0 += tilesInGroup
             }
