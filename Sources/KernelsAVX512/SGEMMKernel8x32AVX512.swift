@@ -41,6 +41,30 @@ public func sgemmKernel8x32AVX512(
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
+/// `sgemmKernel8x32AVX512` that also prefetches into L2, one cache line per step k while `count` last,
+/// lines of a block of rows: `linesPerRow` lines from each row start, rows `stride` bytes apart, from
+/// row `row`, line `line` of the block at `base`. Spread over the steps, the prefetches overlap the
+/// FMAs; issued back to back before the call, they waited for free miss buffers.
+@inline(never)
+public func sgemmKernel8x32AVX512PrefetchingRows(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool,
+    base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int
+) {
+    var next = base + row &* stride, lineInRow = line, left = min(count, kc)
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in
+        if left > 0 {
+            tessera_prefetch_l2(next + 64 &* lineInRow)
+            lineInRow &+= 1
+            if lineInRow == linesPerRow { lineInRow = 0; next += stride }
+            left &-= 1
+        }
+        return b + 32 &* k
+    }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
 /// C[0..<7, 0..<32] ⊕= α·A·B: the 7×32 tile (14 accumulators) on a 7-row A panel (7 floats per
 /// step), for a transposed GEMM whose short side is a multiple of 7 but not of 8 (ResNet's 49
 /// pixels; `GEMMMicroKernel.transposedBlocking`), where 8-row panels would compute one row in eight

@@ -577,6 +577,19 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
+                        #if TESSERA_AVX512
+                        // The AVX-512 kernel takes the source rows' slice as a stream, a line a step.
+                        if kernel == .avx512_8x32 && mr == 8 && rows == mr && cols == nr && source.isActive {
+                            let (code, betaValue) = mode.codeAndBeta
+                            let s = source.kernelSlice(kc: kc)
+                            sgemmKernel8x32AVX512PrefetchingRows(
+                                kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, alpha: alpha, mode: code, beta: betaValue,
+                                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false,
+                                base: s.base, stride: s.stride, linesPerRow: s.linesPerRow, row: s.row, line: s.line, count: s.count)
+                            i += mr
+                            continue
+                        }
+                        #endif
                         source.step()
                         if rows == mr && cols == nr {
                             runMicroKernel(kernel, panelRows: mr, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
@@ -860,7 +873,12 @@ struct RowMajorSource {
 
 /// Brings a block of rows of a row-major op(B) into L2, a slice per micro-kernel call: the rows the
 /// next chunk of B (`GEMMBlocking.prefetchedBChunkColumns`) will pack, while the current chunk
-/// computes. The rows are `ld` apart, so the packing's own prefetch, a few rows ahead, waited on
+/// computes. The AVX-512 kernel issues its slice itself, a line per step k
+/// (`sgemmKernel8x32AVX512PrefetchingRows`, from `kernelSlice`): issued back to back before each
+/// call (`step`, 180 lines at 64×50176×576), the prefetches waited for free miss buffers, 12 % of
+/// the GEMM's samples; spread over the kernel's steps, 2 %. Zen 4, alternating in-process medians of
+/// 11 rounds, 1 / 2 threads: 64×50176×576 +6 / +7 %, 128×12544×1152 +5 / +7 %, 128×12544×576
+/// +4 / +5 %; with it, smaller B (7 MiB and less) still gained nothing. The rows are `ld` apart, so the packing's own prefetch, a few rows ahead, waited on
 /// DRAM for each short row segment: packing was a fifth of VGG conv1_2 as a GEMM (64×50176×576,
 /// `perf record`, 1 thread), about 14 GB/s from a 115 MB B. Only for a B of at least
 /// `minimumSource` floats (16 MiB), half this machine's L3: a B that stays in L3 streams fast enough. Zen 4,
@@ -889,6 +907,21 @@ struct SourceRowsPrefetch {
     private static func lines(_ p: UnsafePointer<Float>, _ count: Int) -> Int {
         let offset = Int(bitPattern: p) & 63
         return (offset + 4 * count + 63) / 64
+    }
+
+    /// Whether there are lines left to prefetch.
+    var isActive: Bool { base != nil && row < rows }
+
+    /// The next slice as a stream for `sgemmKernel8x32AVX512PrefetchingRows` (at most `kc` lines, one a
+    /// step), which it then counts as done. Each row takes the lines from its first float's, one more
+    /// than its width needs when the row is not line-aligned.
+    mutating func kernelSlice(kc: Int) -> (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int) {
+        let perRow = (width + 15) / 16 + 1
+        let at = (row: row, line: min(line, perRow - 1))
+        let count = min(perCall, kc, (rows - row) * perRow - at.line)
+        let end = at.row * perRow + at.line + count
+        row = end / perRow; line = end % perRow
+        return (UnsafeRawPointer(base! + first), 4 * ld, perRow, at.row, at.line, count)
     }
 
     /// Prefetches the next slice: call once before each micro-kernel call.
