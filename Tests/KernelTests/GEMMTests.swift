@@ -156,12 +156,26 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         // B of 2^22 floats or more: the chunks are half as wide and each prefetches the next one's rows
         // of B (SourceRowsPrefetch), here across a partial last panel, a second K block and padded rows.
         // A prefetch cannot change a result: this checks the chunking there, and the thread counts.
-        let t = Case(m: 13, n: 5300, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: .column, relu: true)
+        try checkEveryKernelAtOneAndTwoThreads(
+            Case(m: 13, n: 5300, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: .column, relu: true), seed: 2)
+    }
+
+    func testTallTilesChunkOverTheSourcePrefetchThreshold() throws {
+        // Rows over one MC block (128 on AVX-512, 144 on SIMD8) and B of at least 2^21 floats: one row tile
+        // packs B a K block at a time in prefetched chunks, each multiplied on both blocks of rows
+        // (`minimumTallSource`), so both blocks' partial last column panels are in flight at once; here
+        // with partial last row and column panels and two K blocks.
+        try checkEveryKernelAtOneAndTwoThreads(
+            Case(m: 149, n: 2100, k: 1000, alpha: 0.5, beta: 0.5, padB: 1, padC: 3, biasAxis: .row, relu: true), seed: 3)
+    }
+
+    /// `t` against the reference with every kernel, at 1 and 2 threads, and the two bit-identical.
+    func checkEveryKernelAtOneAndTwoThreads(_ t: Case, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel
-            let one = try runOnce(t, threads: 1, seed: 2, file: #filePath, line: #line)
-            let two = try runOnce(t, threads: 2, seed: 2, file: #filePath, line: #line)
-            XCTAssertTrue(one.elementsEqual(two) { $0.bitPattern == $1.bitPattern }, "\(kernel) differs at 2 threads")
+            let one = try runOnce(t, threads: 1, seed: seed, file: file, line: line)
+            let two = try runOnce(t, threads: 2, seed: seed, file: file, line: line)
+            XCTAssertTrue(one.elementsEqual(two) { $0.bitPattern == $1.bitPattern }, "\(kernel) differs at 2 threads", file: file, line: line)
         }
     }
 

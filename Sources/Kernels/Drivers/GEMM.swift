@@ -468,9 +468,12 @@ public enum GEMM {
                         // row block reuses it. Same kernel calls in the same order per element of C either way.
                         // With one block of rows, B's K block is also packed in chunks of columns
                         // (`GEMMBlocking.maxPackedBChunk`), each multiplied while it is still in L2; half
-                        // as wide where the next chunk's rows of a large B are prefetched meanwhile.
-                        let round = tileM <= blocking.mc ? blocking.kc : k
-                        let prefetchSource = tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource
+                        // as wide where the next chunk's rows of a large B are prefetched meanwhile. So is
+                        // a tile of two blocks of rows on a B that DRAM would feed (`minimumTallSource`).
+                        let tall = tileM > blocking.mc && tileM <= 2 * blocking.mc && sourceB != nil
+                            && k * n >= SourceRowsPrefetch.minimumTallSource
+                        let round = tileM <= blocking.mc || tall ? blocking.kc : k
+                        let prefetchSource = tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource)
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
                             : tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
@@ -560,7 +563,8 @@ public enum GEMM {
                         // and reaches C once, instead of a copy in and out per K block.
                         columnEdgeBlock(kernel, blocking, i0: i0, mc: mc, m: m, col: col, cols: cols, p0: p0, kc: kc, isLast: isLast,
                                         alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
-                                        bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue, scratch: edge)
+                                        bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue,
+                                        scratch: edge + (i0 - m0) / mcBlock % 2 * columnEdgeBlockCount(blocking))
                         j += nr
                         continue
                     }
@@ -608,8 +612,13 @@ public enum GEMM {
         }
     }
 
-    /// The scratch one worker needs for edges: one MR×NR tile with its biases, and an MC×NR column block.
-    static func edgeScratchCount(_ b: GEMMBlocking) -> Int { b.mr * b.nr + b.mr + b.nr + b.mc * b.nr + b.mr + b.nr }
+    /// The scratch one worker needs for edges: one MR×NR tile with its biases, and two MC×NR column
+    /// blocks with theirs. A tile whose K blocks run outermost (`SourceRowsPrefetch.minimumTallSource`)
+    /// keeps both of its MC blocks' column edges in flight; MC block i uses block i mod 2.
+    static func edgeScratchCount(_ b: GEMMBlocking) -> Int { b.mr * b.nr + b.mr + b.nr + 2 * columnEdgeBlockCount(b) }
+
+    /// One MC×NR column block with its row and column biases.
+    static func columnEdgeBlockCount(_ b: GEMMBlocking) -> Int { b.mc * b.nr + b.mr + b.nr }
 
     /// One K block of the partial last column panel (cols < NR) of an MC block of rows, computed in an
     /// MC×NR scratch block that stays in L1/L2 across the K blocks: C is read into it before the
@@ -888,6 +897,13 @@ struct RowMajorSource {
 /// while the stem 64×12544×147 (7 MiB) gained 6 %, so smaller B keeps the plain chunks.
 struct SourceRowsPrefetch {
     static let minimumSource = 1 << 22
+    /// A tile of two MC blocks of rows (M = 256) on a B of at least this many floats (8 MiB) packs B a K
+    /// block at a time in these prefetched chunks too, instead of all its K × columns first, each one
+    /// read from DRAM (packB was 11 % of 256×3136×2304 on 1 thread). Each chunk then meets both blocks
+    /// of A, which stream from L3. Zen 4, medians of 11 per-round ratios, two runs, 1 / 2 threads:
+    /// 256×3136×2304 +4–6 / +3–5 %, 256×3136×1152 +4–5 / +3 %, 200×3136×1152 +7 / +3 %; with four blocks
+    /// (512×3136×2304, A read four times a chunk) ±3 %, so two at most.
+    static let minimumTallSource = 1 << 21
     private let base: UnsafePointer<Float>?, ld: Int, rows: Int, first: Int, width: Int, perCall: Int
     private var row = 0, line = 0, linesInRow = 0
 
