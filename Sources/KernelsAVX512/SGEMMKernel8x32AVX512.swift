@@ -41,10 +41,10 @@ public func sgemmKernel8x32AVX512(
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
-/// `sgemmKernel8x32AVX512` that also prefetches into L2, one cache line per step k while `count` last,
-/// lines of a block of rows: `linesPerRow` lines from each row start, rows `stride` bytes apart, from
-/// row `row`, line `line` of the block at `base`. Spread over the steps, the prefetches overlap the
-/// FMAs; issued back to back before the call, they waited for free miss buffers.
+/// `sgemmKernel8x32AVX512` that also prefetches into L2, one cache line per step k in its first `count`
+/// steps, from a block of rows: `linesPerRow` lines from each row's start, rows `stride` bytes apart,
+/// starting at row `row`, line `line` of the block at `base`. Spread over the steps, the prefetches
+/// overlap the FMAs; issued back to back before the call, they waited for free miss buffers.
 @inline(never)
 public func sgemmKernel8x32AVX512PrefetchingRows(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,

@@ -882,12 +882,7 @@ struct RowMajorSource {
 
 /// Brings a block of rows of a row-major op(B) into L2, a slice per micro-kernel call: the rows the
 /// next chunk of B (`GEMMBlocking.prefetchedBChunkColumns`) will pack, while the current chunk
-/// computes. The AVX-512 kernel issues its slice itself, a line per step k
-/// (`sgemmKernel8x32AVX512PrefetchingRows`, from `kernelSlice`): issued back to back before each
-/// call (`step`, 180 lines at 64×50176×576), the prefetches waited for free miss buffers, 12 % of
-/// the GEMM's samples; spread over the kernel's steps, 2 %. Zen 4, alternating in-process medians of
-/// 11 rounds, 1 / 2 threads: 64×50176×576 +6 / +7 %, 128×12544×1152 +5 / +7 %, 128×12544×576
-/// +4 / +5 %; with it, smaller B (7 MiB and less) still gained nothing. The rows are `ld` apart, so the packing's own prefetch, a few rows ahead, waited on
+/// computes. The rows are `ld` apart, so the packing's own prefetch, a few rows ahead, waited on
 /// DRAM for each short row segment: packing was a fifth of VGG conv1_2 as a GEMM (64×50176×576,
 /// `perf record`, 1 thread), about 14 GB/s from a 115 MB B. Only for a B of at least
 /// `minimumSource` floats (16 MiB), half this machine's L3: a B that stays in L3 streams fast enough. Zen 4,
@@ -895,6 +890,12 @@ struct RowMajorSource {
 /// +3 to +10 %, 128×12544×1152 +3 to +4 % / 0 to +2 %, 128×12544×576 −7 to +3 % / −6 to +2 %
 /// (noise). On a B that stays in L3 it did not pay: 64×3136×576 (7 MiB) −4 to −10 % on 1 thread,
 /// while the stem 64×12544×147 (7 MiB) gained 6 %, so smaller B keeps the plain chunks.
+///
+/// The AVX-512 kernel issues its slice itself, a line per step k (`sgemmKernel8x32AVX512PrefetchingRows`,
+/// from `kernelSlice`): issued back to back before each call (`step`, 180 lines at 64×50176×576), the
+/// prefetches waited for free miss buffers, 12 % of the GEMM's samples; spread over the kernel's steps,
+/// 2 %. Zen 4, alternating in-process medians of 11 rounds, 1 / 2 threads: 64×50176×576 +6 / +7 %,
+/// 128×12544×1152 +5 / +7 %, 128×12544×576 +4 / +5 %; smaller B (7 MiB and less) still gained nothing.
 struct SourceRowsPrefetch {
     static let minimumSource = 1 << 22
     /// A tile of two MC blocks of rows (M = 256) on a B of at least this many floats (8 MiB) packs B a K
