@@ -1,15 +1,5 @@
 // AVX-512 elementwise micro-kernels (see SGEMMKernel8x32AVX512.swift for why they live in this module).
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// e^d for d ≤ 0 or NaN: `expNonPositive8` of `Kernels` (its note gives the method and the
 /// accuracy, about 1.5 ulp), one zmm wide. A copy because this module is compiled for another CPU and
 /// cannot share inlined code with `Kernels`. The exp loop is bound by the FMA pipe (one zmm FMA per

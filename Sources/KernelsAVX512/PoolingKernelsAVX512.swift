@@ -3,16 +3,6 @@
 // cross-lane permute per 8 outputs there; `vpermt2ps` does 16 in one instruction.
 import CPUHints
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
 /// `maxps`: with a NaN in either operand it returns `a`; the callers track NaN on the side.
 @inline(__always)
 private func plainMax(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .> a) }

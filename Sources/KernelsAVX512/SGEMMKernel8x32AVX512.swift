@@ -5,26 +5,6 @@
 // no type crosses between modules compiled for different CPUs.
 import CPUHints
 
-@inline(__always)
-private func load16(_ p: UnsafePointer<Float>, _ i: Int = 0) -> SIMD16<Float> {
-    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int = 0) {
-    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-private func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-}
-
-@inline(__always)
-private func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
-}
-
 /// C[0..<8, 0..<32] ⊕= α·A·B over `kc` steps, 16 zmm accumulators.
 ///
 /// `a`: an 8-row panel packed k-major (8 floats per step); `b`: a 32-column panel packed k-major
