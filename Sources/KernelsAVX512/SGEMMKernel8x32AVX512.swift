@@ -255,30 +255,17 @@ public func sgemmKernelColumnEdge16x8AVX512(
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
     let e = Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu)
-    let body = columns <= 4 ? (panels >= 2 ? columnEdge4x2 : columnEdge4x1) : (panels >= 2 ? columnEdge8x2 : columnEdge8x1)
-    body(kc, a, b, bStride, c, columnStride, alpha, mode, beta, e)
+    // A constant pair per branch: each inlines its own body (`@_transparent`; with `@inline(__always)` the
+    // optimizer kept one out-of-line body that tested both flags in its loop).
+    switch (columns > 4, panels >= 2) {
+    case (false, false): columnEdge(kc: kc, a: a, twoPanels: false, wide: false, b: b, bStride: bStride, c: c, cs: columnStride, alpha: alpha, mode: mode, beta: beta, e: e)
+    case (false, true): columnEdge(kc: kc, a: a, twoPanels: true, wide: false, b: b, bStride: bStride, c: c, cs: columnStride, alpha: alpha, mode: mode, beta: beta, e: e)
+    case (true, false): columnEdge(kc: kc, a: a, twoPanels: false, wide: true, b: b, bStride: bStride, c: c, cs: columnStride, alpha: alpha, mode: mode, beta: beta, e: e)
+    case (true, true): columnEdge(kc: kc, a: a, twoPanels: true, wide: true, b: b, bStride: bStride, c: c, cs: columnStride, alpha: alpha, mode: mode, beta: beta, e: e)
+    }
 }
 
-// One function per shape, so that each inlines the body with its constants (as one function with four
-// inlined bodies, the optimizer kept a single out-of-line body that tests both flags in its loop).
-@inline(never) private func columnEdge4x1(
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
-    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
-) { columnEdge(kc: kc, a: a, twoPanels: false, wide: false, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
-@inline(never) private func columnEdge4x2(
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
-    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
-) { columnEdge(kc: kc, a: a, twoPanels: true, wide: false, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
-@inline(never) private func columnEdge8x1(
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
-    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
-) { columnEdge(kc: kc, a: a, twoPanels: false, wide: true, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
-@inline(never) private func columnEdge8x2(
-    _ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bStride: Int, _ c: UnsafeMutablePointer<Float>, _ cs: Int,
-    _ alpha: Float, _ mode: Int, _ beta: Float, _ e: Epilogue16
-) { columnEdge(kc: kc, a: a, twoPanels: true, wide: true, b: b, bStride: bStride, c: c, cs: cs, alpha: alpha, mode: mode, beta: beta, e: e) }
-
-@inline(__always)
+@_transparent
 private func columnEdge(
     kc: Int, a: UnsafePointer<Float>, twoPanels: Bool, wide: Bool, b: UnsafePointer<Float>, bStride: Int,
     c: UnsafeMutablePointer<Float>, cs: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
