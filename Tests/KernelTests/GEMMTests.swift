@@ -201,6 +201,22 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// Row-major A, 16…64 columns and M ≥ 4N: on AVX-512, A is read in place (`GEMM.unpackedAGEMM`): the
+    /// 8×48 broadcast kernel on whole or padded 16-column vectors, the 4×6 dot-product kernel on the last
+    /// 1…16 columns. Columns: whole vectors (16, 48), padded (40, 47), remainders of 1, 6, 7, 16 (17, 23,
+    /// 49, 54, 55, 64); rows not a multiple of 8 or 4; K under 16, off a multiple of 16, and around the
+    /// 2048-deep block; both layouts of B. (With transposed A or the SIMD8 kernel, the transposed path.)
+    func testUnpackedAColumnsRowsAndDepths() throws {
+        for n in [16, 17, 23, 40, 47, 48, 49, 54, 55, 64] {
+            try run(Case(m: 4 * n + 3, n: n, k: 37, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+            try run(Case(transB: .transpose, m: 4 * n + 5, n: n, k: 21, alpha: 2, padB: 1, biasAxis: .column))
+        }
+        for k in [5, 15, 16, 17, 2047, 2048, 2049, 2100] {
+            try run(Case(m: 203, n: 49, k: k, alpha: -1, beta: 1, padA: 3, padC: 1))
+            try run(Case(transB: .transpose, m: 98, n: 52, k: k, beta: 0.5, padB: 2, biasAxis: .row, relu: true))
+        }
+    }
+
     func testBitIdenticalAcrossThreadCounts() throws {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
@@ -208,7 +224,9 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       Case(m: 1, n: 5003, k: 2001),                        // row-vector AXPY form
                       Case(transA: .transpose, m: 2001, n: 4003, k: 1, beta: 0.5, biasAxis: .column, relu: true),  // rank-K
                       Case(m: 2000, n: 40, k: 700, beta: 1, biasAxis: .column),          // transposed, tiles to C in the region
-                      Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // transposed on 7-row panels
+                      Case(transA: .transpose, m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // transposed on 7-row panels
+                      Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // A in place on AVX-512
+                      Case(m: 1001, n: 55, k: 2100, beta: 0.5, biasAxis: .column, relu: true), // and two K blocks, dot-kernel columns
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
                       Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),

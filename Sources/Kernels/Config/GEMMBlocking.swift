@@ -209,3 +209,33 @@ struct GEMMTiling {
         return (p0 * mr, min(p1 * mr, m) - p0 * mr)
     }
 }
+
+/// Blocking of the in-place-A GEMM (`GEMM.unpackedAGEMM`) for C of n ≤ 64 columns.
+struct UnpackedABlocking {
+    /// zmm vectors (16 columns each) of the broadcast kernel's panel, 1…3.
+    let vectors: Int
+    /// Columns the broadcast kernel computes (the rest, at most 16, go to the dot-product kernel).
+    let mainColumns: Int
+    var panelColumns: Int { 16 * vectors }
+
+    /// Whole 16-column vectors, at most 3; a remainder of 8 or more columns is padded into one more
+    /// vector where there is room, since the dot-product kernel is slower per column.
+    init(n: Int) {
+        var v = min(3, n / 16)
+        if v < 3 && n - 16 * v >= 8 { v += 1 }
+        vectors = max(1, v)
+        mainColumns = min(n, 16 * vectors)
+    }
+
+    /// Depth of one K block: the K × 16V panel block (384 KiB at 48 columns) stays in L2 while a
+    /// tile's row groups stream past it.
+    static let kc = 2048
+    /// K steps of op(B) that one packing tile packs.
+    static let packChunk = 512
+
+    /// Row tiles of whole 8-row groups: about 8, a multiple of the workers.
+    static func rowTiles(groups: Int, workers: Int) -> Int {
+        let target = (8 + workers - 1) / workers * workers
+        return max(1, min(groups, target))
+    }
+}

@@ -189,6 +189,10 @@ public enum GEMM {
             return
         }
         let kernel = GEMMMicroKernel.active, blocking = kernel.unpackedBlocking
+        if prefersUnpackedA(kernel, transA, m: m, n: n) {
+            unpackedAGEMM(transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
+            return
+        }
         if prefersTransposed(m: m, n: n) {
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
