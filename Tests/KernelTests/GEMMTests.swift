@@ -201,19 +201,28 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
-    /// Row-major A, 16…64 columns and M ≥ 4N: on AVX-512, A is read in place (`GEMM.unpackedAGEMM`): the
-    /// 8×48 broadcast kernel on whole or padded 16-column vectors, the 4×6 dot-product kernel on the last
-    /// 1…16 columns. Columns: whole vectors (16, 48), padded (40, 47), remainders of 1, 6, 7, 16 (17, 23,
-    /// 49, 54, 55, 64); rows not a multiple of 8 or 4; K under 16, off a multiple of 16, and around the
-    /// 2048-deep block; both layouts of B. (With transposed A or the SIMD8 kernel, the transposed path.)
+    /// Row-major A with 16…64 columns (M ≥ 32) or 65…256 (M ≥ 128): on AVX-512, A is read in place
+    /// (`GEMM.unpackedAGEMM`): the 8×48 broadcast kernel on 48-column panels and a last panel of 16, 32
+    /// or 48 (padded), the 4×6 dot-product kernel on the last 1…11 columns. Columns: whole panels (16,
+    /// 48, 96), padded (30, 47, 124), remainders of 1, 4, 6, 7, 11 (17, 23, 49, 54, 55, 59, 100, 196); a
+    /// second panel (64, 256); rows not a multiple of 8 or 4; K under 16, off a multiple of 16, and
+    /// around the K blocks (2048 for one panel, 1024 for up to three, else 512); both layouts of B.
+    /// (With transposed A or the SIMD8 kernel these shapes take the other paths.)
     func testUnpackedAColumnsRowsAndDepths() throws {
-        for n in [16, 17, 23, 40, 47, 48, 49, 54, 55, 64] {
-            try run(Case(m: 4 * n + 3, n: n, k: 37, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+        for n in [16, 17, 23, 30, 47, 48, 49, 54, 55, 59, 64] {
+            try run(Case(m: 35, n: n, k: 37, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
             try run(Case(transB: .transpose, m: 4 * n + 5, n: n, k: 21, alpha: 2, padB: 1, biasAxis: .column))
+        }
+        for n in [96, 100, 124, 196, 256] {
+            try run(Case(m: 131, n: n, k: 53, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .column, relu: true))
+            try run(Case(transB: .transpose, m: 133, n: n, k: 1030, beta: 1, padB: 1, biasAxis: .row))
         }
         for k in [5, 15, 16, 17, 2047, 2048, 2049, 2100] {
             try run(Case(m: 203, n: 49, k: k, alpha: -1, beta: 1, padA: 3, padC: 1))
             try run(Case(transB: .transpose, m: 98, n: 52, k: k, beta: 0.5, padB: 2, biasAxis: .row, relu: true))
+        }
+        for k in [511, 512, 513, 1100] {
+            try run(Case(m: 129, n: 199, k: k, alpha: 1.5, beta: 0.5, padA: 2, padB: 1, padC: 1, biasAxis: .row, relu: true))
         }
     }
 
@@ -227,6 +236,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       Case(transA: .transpose, m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // transposed on 7-row panels
                       Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // A in place on AVX-512
                       Case(m: 1001, n: 55, k: 2100, beta: 0.5, biasAxis: .column, relu: true), // and two K blocks, dot-kernel columns
+                      Case(m: 300, n: 197, k: 1100, beta: 0.5, biasAxis: .row, relu: true), // and five panels, three K blocks
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
                       Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),

@@ -4,24 +4,33 @@ import KernelsAVX512
 #endif
 
 extension GEMM {
-    /// Whether `sgemm` reads A in place (`unpackedAGEMM`): a row-major A, few columns and many rows
-    /// (`prefersTransposed`), at least one whole 16-column vector, on the AVX-512 kernel.
+    /// Whether `sgemm` reads A in place (`unpackedAGEMM`): on the AVX-512 kernel, a row-major A and
+    /// 16…64 columns with at least 32 rows, or 65…256 columns with at least 128 rows. Zen 4, alternating
+    /// in-process medians of 5–9 against the packed and transposed paths, 1 / 2 threads: N = 49
+    /// (512×49×2048, 2048×49×512, 512×49×4608) +20–32 % / +19–27 %, 64×49×4608 +47 % (1 thread),
+    /// 128×64×2048 +8 %, 100×60×300 +5 %; N = 196: 512×196×4608 +10 % / +9 %, 256×196×2304 +3 % / +1 %,
+    /// 256×196×1024 +2 % / 0, 1024×196×256 0 / 0; 512×100×2048 +8 % / +4 %, 256×128×1024 +6 % / −3 %.
+    /// Past 256 columns the K block of op(B) outgrows L2 (256×392×1152 +1 % / −1 %, 512×512×512 0 / −7 %),
+    /// and with few rows the region has few tiles (32×256×8192 −12 % / −19 %).
     static func prefersUnpackedA(_ kernel: GEMMMicroKernel, _ transA: Transpose, m: Int, n: Int) -> Bool {
         #if TESSERA_AVX512 && arch(x86_64)
-        return kernel == .avx512_8x32 && transA == .none && n >= 16 && prefersTransposed(m: m, n: n)
+        guard kernel == .avx512_8x32 && transA == .none && n >= 16 else { return false }
+        return n <= 64 ? m >= 32 : n <= 256 && m >= 128
         #else
         return false
         #endif
     }
 
-    /// C = α·A·op(B) + β·C (+ epilogue) with A read in place: for few columns and many rows (a late
-    /// convolution layer as a GEMM, M×49×K), where packing A, a transposing copy of the whole weight
-    /// matrix, took a fifth of the time (`perf`: 512×49×2048 on 1 thread).
+    /// C = α·A·op(B) + β·C (+ epilogue) with A read in place: for few columns (a late convolution layer
+    /// as a GEMM, M×49×K or M×196×K), where packing A, a transposing copy of the whole weight matrix,
+    /// took a fifth of the time (`perf`: 512×49×2048 on 1 thread).
     ///
-    /// Columns 0..<16·V (`UnpackedABlocking.columns`) run on `sgemmKernel8x48AVX512UnpackedA`, which
-    /// broadcasts A's 8 rows from the matrix against a K × 16V panel of op(B); the remaining columns
-    /// (up to 16) on `sgemmDotKernel4x6AVX512`, on op(B)ᵀ rows. The products of a tile's rows are summed
-    /// over K blocks in the worker's scratch, then `combine` applies α, β and the epilogue.
+    /// op(B) is packed in panels of 48 columns (the last one 16, 32 or 48, zero-padded), each multiplied
+    /// by `sgemmKernel8x48AVX512UnpackedA`, which broadcasts A's 8 rows from the matrix; the last columns
+    /// that fill no vector (at most 11, `UnpackedABlocking`) run on `sgemmDotKernel4x6AVX512`, on op(B)ᵀ
+    /// rows. Per K block, a tile's row groups run in turn, each across all panels (its 8 rows of A stay
+    /// in L1); the sums over K blocks stay in the worker's scratch, then `combine` applies α, β and the
+    /// epilogue.
     ///
     /// The region's first tiles pack op(B) in K chunks; the row tiles wait for them (`TileLatch`). Each
     /// 8-row group runs the same kernel calls whichever tile holds it, so results do not depend on
@@ -33,26 +42,31 @@ extension GEMM {
     ) {
         #if TESSERA_AVX512 && arch(x86_64)
         let blocking = UnpackedABlocking(n: n)
-        let width = blocking.panelColumns, rest = n - blocking.mainColumns
-        let k16 = (k + 15) / 16 * 16
+        let panels = blocking.panels, rest = blocking.rest, mainColumns = n - rest
+        let k16 = (k + 15) / 16 * 16, kcBlock = blocking.kc
         let groups = (m + 7) / 8
         let cap = Scheduler.threadCount(tiles: groups, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let rowTiles = UnpackedABlocking.rowTiles(groups: groups, workers: cap)
         let workers = min(cap, rowTiles)
         let packTiles = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
         let tileRows = (groups + rowTiles - 1) / rowTiles * 8
-        let ldo = width + (rest + 15) / 16 * 16
+        let paddedMain = (panels - 1) * 48 + blocking.lastPanelColumns
+        let ldo = paddedMain + (rest + 15) / 16 * 16
         let perWorker = tileRows * ldo + 8 * 16
-        Workspace.withScratch(count: k * width + rest * k16 + workers * perWorker) { scratch in
-            let panel = scratch, columns = scratch + k * width, workerScratch = columns + rest * k16
+        Workspace.withScratch(count: k * paddedMain + rest * k16 + workers * perWorker) { scratch in
+            let columns = scratch + k * paddedMain, workerScratch = columns + rest * k16
             let packed = TileLatch()
             Scheduler.parallelFor(tiles: packTiles + rowTiles, workers: workers) { tile, worker in
                 if tile < packTiles {
                     let p0 = tile * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
-                    Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: 0, nc: min(n, width), nr: width, dst: panel + p0 * width)
+                    for q in 0..<panels {
+                        let width = q == panels - 1 ? blocking.lastPanelColumns : 48
+                        Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: 48 * q, nc: min(width, mainColumns - 48 * q), nr: width,
+                                      dst: scratch + q * 48 * k + p0 * width)
+                    }
                     // op(B)ᵀ rows of the remaining columns, zero-padded to k16.
                     for j in 0..<rest {
-                        let dst = columns + j * k16, col = blocking.mainColumns + j
+                        let dst = columns + j * k16, col = mainColumns + j
                         if transB == .none {
                             for p in p0..<(p0 + kc) { dst[p] = b[p * ldb + col] }
                         } else {
@@ -69,12 +83,15 @@ extension GEMM {
                 packed.wait(until: packTiles)
                 var p0 = 0
                 while p0 < k {
-                    let kc = min(UnpackedABlocking.kc, k - p0), kc16 = kc / 16 * 16
+                    let kc = min(kcBlock, k - p0), kc16 = kc / 16 * 16
                     for g in g0..<g1 {
                         let i0 = g * 8, rows = min(8, m - i0), o = out + (g - g0) * 8 * ldo
                         let ap = a + i0 * lda + p0
-                        sgemmKernel8x48AVX512UnpackedA(vectors: blocking.vectors, kc: kc, a: ap, lda: lda, rows: rows,
-                                                       b: panel + p0 * width, out: o, ldo: ldo, accumulate: p0 > 0)
+                        for q in 0..<panels {
+                            let width = q == panels - 1 ? blocking.lastPanelColumns : 48
+                            sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows,
+                                                           b: scratch + q * 48 * k + p0 * width, out: o + 48 * q, ldo: ldo, accumulate: p0 > 0)
+                        }
                         guard rest > 0 else { continue }
                         // The last K block's steps past a multiple of 16: A's rows copied, zero-padded.
                         if kc16 < kc {
@@ -84,7 +101,7 @@ extension GEMM {
                         for half in stride(from: 0, to: rows, by: 4) {
                             let r4 = min(4, rows - half)
                             for j in stride(from: 0, to: rest, by: 6) {
-                                let bj = columns + j * k16 + p0, oj = o + half * ldo + blocking.mainColumns + j
+                                let bj = columns + j * k16 + p0, oj = o + half * ldo + paddedMain + j
                                 if kc16 > 0 {
                                     sgemmDotKernel4x6AVX512(kc: kc16, a: ap + half * lda, lda: lda, rows: r4, b: bj, ldb: k16,
                                                             columns: min(6, rest - j), out: oj, ldo: ldo, accumulate: p0 > 0)
@@ -99,7 +116,8 @@ extension GEMM {
                     p0 += kc
                 }
                 for i in (g0 * 8)..<min(m, g1 * 8) {
-                    combine(out + (i - g0 * 8) * ldo, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
+                    let o = out + (i - g0 * 8) * ldo
+                    combine(o, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
                 }
             }
         }
