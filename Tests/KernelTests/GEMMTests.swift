@@ -237,6 +237,8 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // A in place on AVX-512
                       Case(m: 1001, n: 55, k: 2100, beta: 0.5, biasAxis: .column, relu: true), // and two K blocks, dot-kernel columns
                       Case(m: 300, n: 197, k: 1100, beta: 0.5, biasAxis: .row, relu: true), // and five panels, three K blocks
+                      // op(B) over 2 MiB packed: shared by the workers (packing tiles) instead of a copy each.
+                      Case(transB: .transpose, m: 130, n: 203, k: 3000, alpha: 0.5, beta: 0.5, padB: 1, biasAxis: .column),
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
                       Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),

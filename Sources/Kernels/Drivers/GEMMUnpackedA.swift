@@ -1,4 +1,5 @@
 import Scheduler
+import CPUHints
 #if TESSERA_AVX512
 import KernelsAVX512
 #endif
@@ -32,9 +33,13 @@ extension GEMM {
     /// in L1); the sums over K blocks stay in the worker's scratch, then `combine` applies α, β and the
     /// epilogue.
     ///
-    /// The region's first tiles pack op(B) in K chunks; the row tiles wait for them (`TileLatch`). Each
-    /// 8-row group runs the same kernel calls whichever tile holds it, so results do not depend on
-    /// the thread count.
+    /// Where the packed op(B) is at most `GEMMBlocking.maximumPrivatePackedB`, each worker packs all of
+    /// it for itself on its first tile (2 threads, alternating medians of 9: 256×196×1024 +5 %,
+    /// 512×49×2048 +4 %, 256×196×2304 +2 %; shared, the packing tiles took four times as long as the
+    /// same packing into a core's own recent copy, the lines having last been read by the other core).
+    /// Otherwise the region's first tiles pack it in K chunks, and the row tiles wait for them
+    /// (`TileLatch`). Each 8-row group runs the same kernel calls whichever tile holds it, so results do
+    /// not depend on the thread count.
     static func unpackedAGEMM(
         _ transB: Transpose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
         _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
@@ -48,38 +53,52 @@ extension GEMM {
         let cap = Scheduler.threadCount(tiles: groups, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
         let rowTiles = UnpackedABlocking.rowTiles(groups: groups, workers: cap)
         let workers = min(cap, rowTiles)
-        let packTiles = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
+        let chunks = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
         let tileRows = (groups + rowTiles - 1) / rowTiles * 8
         let paddedMain = (panels - 1) * 48 + blocking.lastPanelColumns
         let ldo = paddedMain + (rest + 15) / 16 * 16
-        let perWorker = tileRows * ldo + 8 * 16
-        Workspace.withScratch(count: k * paddedMain + rest * k16 + workers * perWorker) { scratch in
-            let columns = scratch + k * paddedMain, workerScratch = columns + rest * k16
+        let bFloats = k * paddedMain + rest * k16
+        let privateB = workers > 1 && bFloats <= GEMMBlocking.maximumPrivatePackedB
+        let packTiles = privateB ? 0 : chunks
+        let perWorker = tileRows * ldo + 8 * 16 + (privateB ? bFloats : 0)
+        // Packs op(B)'s rows of chunk `chunk` into the copy at `dst`: panels, then op(B)ᵀ rows.
+        func pack(_ chunk: Int, _ dst: UnsafeMutablePointer<Float>) {
+            let p0 = chunk * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
+            let columns = dst + k * paddedMain
+            if transB == .none {
+                packRows(b, ldb, p0: p0, kc: kc, n: n, blocking, panels: dst, k: k, columns: columns, k16: k16)
+            } else {
+                for q in 0..<panels {
+                    let width = q == panels - 1 ? blocking.lastPanelColumns : 48
+                    Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: 48 * q, nc: min(width, mainColumns - 48 * q), nr: width,
+                                  dst: dst + q * 48 * k + p0 * width)
+                }
+                for j in 0..<rest { (columns + j * k16 + p0).update(from: b + (mainColumns + j) * ldb + p0, count: kc) }
+            }
+            if p0 + kc == k {
+                for j in 0..<rest { (columns + j * k16 + k).update(repeating: 0, count: k16 - k) }
+            }
+        }
+        Workspace.withScratch(count: (privateB ? 0 : bFloats) + workers * perWorker) { scratch in
+            let workerScratch = scratch + (privateB ? 0 : bFloats)
             let packed = TileLatch()
+            withUnsafeTemporaryAllocation(of: Bool.self, capacity: workers) { packedBy in
+            packedBy.initialize(repeating: false)
             Scheduler.parallelFor(tiles: packTiles + rowTiles, workers: workers) { tile, worker in
                 if tile < packTiles {
-                    let p0 = tile * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
-                    for q in 0..<panels {
-                        let width = q == panels - 1 ? blocking.lastPanelColumns : 48
-                        Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: 48 * q, nc: min(width, mainColumns - 48 * q), nr: width,
-                                      dst: scratch + q * 48 * k + p0 * width)
-                    }
-                    // op(B)ᵀ rows of the remaining columns, zero-padded to k16.
-                    for j in 0..<rest {
-                        let dst = columns + j * k16, col = mainColumns + j
-                        if transB == .none {
-                            for p in p0..<(p0 + kc) { dst[p] = b[p * ldb + col] }
-                        } else {
-                            (dst + p0).update(from: b + col * ldb + p0, count: kc)
-                        }
-                        if p0 + kc == k { (dst + k).update(repeating: 0, count: k16 - k) }
-                    }
+                    pack(tile, scratch)
                     packed.arrive()
                     return
                 }
                 let t = tile - packTiles
                 let g0 = groups * t / rowTiles, g1 = groups * (t + 1) / rowTiles
                 let out = workerScratch + worker * perWorker, tail = out + tileRows * ldo
+                let bCopy = privateB ? tail + 8 * 16 : scratch
+                if privateB && !packedBy[worker] {
+                    packedBy[worker] = true
+                    for chunk in 0..<chunks { pack(chunk, bCopy) }
+                }
+                let columns = bCopy + k * paddedMain
                 packed.wait(until: packTiles)
                 var p0 = 0
                 while p0 < k {
@@ -90,7 +109,7 @@ extension GEMM {
                         for q in 0..<panels {
                             let width = q == panels - 1 ? blocking.lastPanelColumns : 48
                             sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows,
-                                                           b: scratch + q * 48 * k + p0 * width, out: o + 48 * q, ldo: ldo, accumulate: p0 > 0)
+                                                           b: bCopy + q * 48 * k + p0 * width, out: o + 48 * q, ldo: ldo, accumulate: p0 > 0)
                         }
                         guard rest > 0 else { continue }
                         // The last K block's steps past a multiple of 16: A's rows copied, zero-padded.
@@ -120,9 +139,34 @@ extension GEMM {
                     combine(o, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
                 }
             }
+            }
         }
         #else
         preconditionFailure("unpackedAGEMM needs the AVX-512 kernels")
         #endif
+    }
+
+    /// Rows p0..<p0+kc of a row-major B, each read once: its 48-column runs into the panels (K × width
+    /// each, zero-padded), its last `rest` columns into op(B)ᵀ rows `k16` apart. Row p + 4 is prefetched
+    /// meanwhile (rows are ldb apart: a short stream each, which the hardware prefetcher does not follow).
+    /// Panel by panel, with a strided gather per last column, packing a 512×196 block took 55 µs.
+    static func packRows(
+        _ b: UnsafePointer<Float>, _ ldb: Int, p0: Int, kc: Int, n: Int, _ blocking: UnpackedABlocking,
+        panels: UnsafeMutablePointer<Float>, k: Int, columns: UnsafeMutablePointer<Float>, k16: Int
+    ) {
+        let mainColumns = n - blocking.rest
+        for p in p0..<(p0 + kc) {
+            let src = b + p * ldb
+            tessera_prefetch_floats(src + 4 * ldb, n)
+            for q in 0..<blocking.panels {
+                let width = q == blocking.panels - 1 ? blocking.lastPanelColumns : 48
+                let count = min(width, mainColumns - 48 * q), s = src + 48 * q, d = panels + q * 48 * k + p * width
+                var j = 0
+                while j + 8 <= count { store8(load8(s, j), d, j); j += 8 }
+                while j < count { d[j] = s[j]; j += 1 }
+                while j < width { d[j] = 0; j += 1 }
+            }
+            for j in 0..<blocking.rest { columns[j * k16 + p] = src[mainColumns + j] }
+        }
     }
 }
