@@ -51,10 +51,11 @@ extension GEMM {
         let k16 = (k + 15) / 16 * 16, kcBlock = blocking.kc
         let groups = (m + 7) / 8
         let cap = Scheduler.threadCount(tiles: groups, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
-        let rowTiles = UnpackedABlocking.rowTiles(groups: groups, workers: cap)
+        let tiling = UnpackedARowTiles(groups: groups, workers: cap, kBlocks: (k + kcBlock - 1) / kcBlock)
+        let rowTiles = tiling.count
         let workers = min(cap, rowTiles)
         let chunks = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
-        let tileRows = (groups + rowTiles - 1) / rowTiles * 8
+        let tileRows = tiling.widest * 8
         let paddedMain = (panels - 1) * 48 + blocking.lastPanelColumns
         let ldo = paddedMain + (rest + 15) / 16 * 16
         let bFloats = k * paddedMain + rest * k16
@@ -91,7 +92,7 @@ extension GEMM {
                     return
                 }
                 let t = tile - packTiles
-                let g0 = groups * t / rowTiles, g1 = groups * (t + 1) / rowTiles
+                let (g0, g1) = tiling.groups(t)
                 let out = workerScratch + worker * perWorker, tail = out + tileRows * ldo
                 let bCopy = privateB ? tail + 8 * 16 : scratch
                 if privateB && !packedBy[worker] {
