@@ -226,6 +226,21 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// `GEMM.path` names the loops `sgemm` runs (Bench prints it): the shape classes of the paths above.
+    func testPathNamesTheShapeClass() {
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            let avx512 = kernel == .avx512_8x32
+            XCTAssertEqual(GEMM.path(m: 4, n: 4096, k: 25088), .rowVector)
+            XCTAssertEqual(GEMM.path(m: 64, n: 300, k: 4), .rankK)
+            XCTAssertEqual(GEMM.path(m: 512, n: 49, k: 4608), avx512 ? .unpackedA : .transposed)
+            XCTAssertEqual(GEMM.path(transA: .transpose, m: 512, n: 49, k: 4608), .transposed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 196, k: 4608), avx512 ? .unpackedA : .packed)
+            XCTAssertEqual(GEMM.path(m: 64, n: 196, k: 576), .packed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), .packed)
+        }
+    }
+
     func testBitIdenticalAcrossThreadCounts() throws {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),

@@ -39,7 +39,12 @@ enum GEMMSuite {
         for threads in ctx.threadCounts {
             let budget = ctx.options.quick ? 0.1 : 0.4
             let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: budget) { try! call(threads) }
-            let algorithm = s.m <= 4 ? "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)" : "packed \(GEMMMicroKernel.active.rawValue)"
+            let path = GEMM.path(m: s.m, n: s.n, k: s.k)
+            let algorithm = switch path {
+            case .rowVector: "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)"
+            case .packed, .transposed: "\(path.rawValue) \(GEMMMicroKernel.active.rawValue)"
+            case .rankK, .unpackedA: path.rawValue
+            }
             ctx.reporter.record(CaseResult(
                 suite: "gemm", name: s.name, threads: threads, seconds: t,
                 gflops: flops / t / 1e9, gbps: bytes / t / 1e9,

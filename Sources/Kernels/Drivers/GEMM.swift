@@ -151,6 +151,21 @@ final class PackedMatrixB: @unchecked Sendable {
     deinit { UnsafeMutableRawPointer(storage).deallocate() }
 }
 
+/// Which loops `GEMM.sgemm` runs; chosen from the shape, the transposes and the micro-kernel alone.
+public enum GEMMPath: String, Sendable {
+    /// M ≤ 4: row-vector kernels on A and B as stored, no packing.
+    case rowVector = "row-vector (no packing)"
+    /// K ≤ 4: a rank-K update written row by row.
+    case rankK = "rank-K update (no packing)"
+    /// Few columns, A row-major, AVX-512: A read in place by the 8×48 broadcast kernel, the last
+    /// columns by the 4×6 dot-product kernel (`GEMM.unpackedAGEMM`).
+    case unpackedA = "A in place: 8x48 broadcast + 4x6 dot AVX-512"
+    /// Few columns otherwise: T = op(B)ᵀ·op(A)ᵀ on the packed path, then C = α·Tᵀ + β·C.
+    case transposed = "transposed packed"
+    /// The Goto/BLIS path: A and B packed, the register-blocked micro-kernel.
+    case packed = "packed"
+}
+
 /// Single-precision GEMM: C = α·op(A)·op(B) + β·C, then an optional bias and ReLU (SPEC §2).
 ///
 /// Matrices are row-major with leading dimensions. The packed path follows Goto/BLIS: A packed
@@ -180,22 +195,22 @@ public enum GEMM {
         try validate(operand: "B", trans: transB, rows: k, cols: n, buffer: b.count, ld: ldb)
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
         let a0 = a.baseAddress!, b0 = b.baseAddress!, c0 = c.baseAddress!
-        if m <= GEMMBlocking.smallM {
+        let kernel = GEMMMicroKernel.active, blocking = kernel.unpackedBlocking
+        switch path(kernel, transA: transA, m: m, n: n, k: k) {
+        case .rowVector:
             rowVectorGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
-        }
-        if k <= GEMMBlocking.smallK {
+        case .rankK:
             rankKGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
-        }
-        let kernel = GEMMMicroKernel.active, blocking = kernel.unpackedBlocking
-        if prefersUnpackedA(kernel, transA, m: m, n: n) {
+        case .unpackedA:
             unpackedAGEMM(transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
-        }
-        if prefersTransposed(m: m, n: n) {
+        case .transposed:
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
+        case .packed:
+            break
         }
         let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
         Workspace.withScratch(count: paddedM * k) { packed in
@@ -206,6 +221,19 @@ public enum GEMM {
                 Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
             }
         }
+    }
+
+    /// The loops `sgemm` runs for this shape with the active micro-kernel (Bench reports it).
+    public static func path(transA: Transpose = .none, m: Int, n: Int, k: Int) -> GEMMPath {
+        path(GEMMMicroKernel.active, transA: transA, m: m, n: n, k: k)
+    }
+
+    static func path(_ kernel: GEMMMicroKernel, transA: Transpose, m: Int, n: Int, k: Int) -> GEMMPath {
+        if m <= GEMMBlocking.smallM { return .rowVector }
+        if k <= GEMMBlocking.smallK { return .rankK }
+        if prefersUnpackedA(kernel, transA, m: m, n: n) { return .unpackedA }
+        if prefersTransposed(m: m, n: n) { return .transposed }
+        return .packed
     }
 
     /// C = α·A·op(B) + β·C (+ epilogue) with A packed beforehand (`PackedMatrixA`).
