@@ -212,7 +212,9 @@ struct GEMMTiling {
 
 /// Blocking of the in-place-A GEMM (`GEMM.unpackedAGEMM`).
 struct UnpackedABlocking {
-    /// Panels of op(B): 48 columns each (3 zmm vectors), the last one 16, 32 or 48.
+    /// Columns of a full panel of op(B): the broadcast kernel's 3 zmm vectors.
+    static let panelColumns = 48
+    /// Panels of op(B): 48 columns each, the last one 16, 32 or 48.
     let panels: Int
     let lastPanelColumns: Int
     /// The last columns, at most 11, for the dot-product kernel.
@@ -226,7 +228,7 @@ struct UnpackedABlocking {
     /// Whole 16-column vectors; a remainder of 12 or more columns is padded into one more vector,
     /// fewer go to the dot-product kernel, which is slower per column.
     init(n: Int) {
-        let full = n / 48, r = n - 48 * full
+        let full = n / Self.panelColumns, r = n - Self.panelColumns * full
         var v = r / 16, left = r - 16 * v
         if left >= 12 { v += 1; left = 0 }
         if v == 0 {
@@ -235,7 +237,7 @@ struct UnpackedABlocking {
             panels = full + 1; lastPanelColumns = 16 * v
         }
         rest = left
-        kc = panels == 1 ? 2048 : 48 * panels <= 144 ? 1024 : 512
+        kc = panels == 1 ? 2048 : panels <= 3 ? 1024 : 512
     }
 
     /// K steps of op(B) that one packing tile packs.

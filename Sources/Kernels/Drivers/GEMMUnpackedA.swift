@@ -56,7 +56,7 @@ extension GEMM {
         let workers = min(cap, rowTiles)
         let chunks = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
         let tileRows = tiling.widest * 8
-        let paddedMain = (panels - 1) * 48 + blocking.lastPanelColumns
+        let w = UnpackedABlocking.panelColumns, paddedMain = (panels - 1) * w + blocking.lastPanelColumns
         let ldo = paddedMain + (rest + 15) / 16 * 16
         let bFloats = k * paddedMain + rest * k16
         let privateB = workers > 1 && bFloats <= GEMMBlocking.maximumPrivatePackedB
@@ -70,9 +70,9 @@ extension GEMM {
                 packRows(b, ldb, p0: p0, kc: kc, n: n, blocking, panels: dst, k: k, columns: columns, k16: k16)
             } else {
                 for q in 0..<panels {
-                    let width = q == panels - 1 ? blocking.lastPanelColumns : 48
-                    Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: 48 * q, nc: min(width, mainColumns - 48 * q), nr: width,
-                                  dst: dst + q * 48 * k + p0 * width)
+                    let width = q == panels - 1 ? blocking.lastPanelColumns : w
+                    Packing.packB(transB, b, ldb, p0: p0, kc: kc, n0: w * q, nc: min(width, mainColumns - w * q), nr: width,
+                                  dst: dst + q * w * k + p0 * width)
                 }
                 for j in 0..<rest { (columns + j * k16 + p0).update(from: b + (mainColumns + j) * ldb + p0, count: kc) }
             }
@@ -108,9 +108,9 @@ extension GEMM {
                         let i0 = g * 8, rows = min(8, m - i0), o = out + (g - g0) * 8 * ldo
                         let ap = a + i0 * lda + p0
                         for q in 0..<panels {
-                            let width = q == panels - 1 ? blocking.lastPanelColumns : 48
+                            let width = q == panels - 1 ? blocking.lastPanelColumns : w
                             sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows,
-                                                           b: bCopy + q * 48 * k + p0 * width, out: o + 48 * q, ldo: ldo, accumulate: p0 > 0)
+                                                           b: bCopy + q * w * k + p0 * width, out: o + w * q, ldo: ldo, accumulate: p0 > 0)
                         }
                         guard rest > 0 else { continue }
                         // The last K block's steps past a multiple of 16: A's rows copied, zero-padded.
@@ -150,18 +150,19 @@ extension GEMM {
     /// Rows p0..<p0+kc of a row-major B, each read once: its 48-column runs into the panels (K × width
     /// each, zero-padded), its last `rest` columns into op(B)ᵀ rows `k16` apart. Row p + 4 is prefetched
     /// meanwhile (rows are ldb apart: a short stream each, which the hardware prefetcher does not follow).
-    /// Panel by panel, with a strided gather per last column, packing a 512×196 block took 55 µs.
+    /// (A 512×196 block: 50 µs, against 55 panel by panel with a strided gather per last column; 12 µs
+    /// into lines this core wrote last, which is why workers keep their own copy where it is small.)
     static func packRows(
         _ b: UnsafePointer<Float>, _ ldb: Int, p0: Int, kc: Int, n: Int, _ blocking: UnpackedABlocking,
         panels: UnsafeMutablePointer<Float>, k: Int, columns: UnsafeMutablePointer<Float>, k16: Int
     ) {
-        let mainColumns = n - blocking.rest
+        let mainColumns = n - blocking.rest, w = UnpackedABlocking.panelColumns
         for p in p0..<(p0 + kc) {
             let src = b + p * ldb
             tessera_prefetch_floats(src + 4 * ldb, n)
             for q in 0..<blocking.panels {
-                let width = q == blocking.panels - 1 ? blocking.lastPanelColumns : 48
-                let count = min(width, mainColumns - 48 * q), s = src + 48 * q, d = panels + q * 48 * k + p * width
+                let width = q == blocking.panels - 1 ? blocking.lastPanelColumns : w
+                let count = min(width, mainColumns - w * q), s = src + w * q, d = panels + q * w * k + p * width
                 var j = 0
                 while j + 8 <= count { store8(load8(s, j), d, j); j += 8 }
                 while j < count { d[j] = s[j]; j += 1 }
