@@ -226,6 +226,20 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// 16…128 rows of C and B stored N×K (a fully connected layer at batch 16–128): on AVX-512, Cᵀ = B·op(A)ᵀ
+    /// with B read in place (`GEMM.unpackedATransposedGEMM`), then C = α·(Cᵀ)ᵀ + β·C with the epilogue's
+    /// axes kept: rows not a multiple of 8, both layouts of A, both bias axes, leading dimensions over the
+    /// minimum, K off a multiple of 16 and over one block.
+    func testFewRowsOnTransposedBReadInPlace() throws {
+        for (m, n) in [(16, 32), (17, 40), (33, 100), (49, 301), (64, 70), (127, 260)] {
+            for ta in Transpose.allCases {
+                try run(Case(transA: ta, transB: .transpose, m: m, n: n, k: 37, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3,
+                             biasAxis: .row, relu: true))
+            }
+            try run(Case(transB: .transpose, m: m, n: n, k: 2100, alpha: 2, padB: 1, biasAxis: .column))
+        }
+    }
+
     /// `GEMM.path` names the loops `sgemm` runs (Bench prints it): the shape classes of the paths above.
     func testPathNamesTheShapeClass() {
         for kernel in Self.kernels {
@@ -238,6 +252,9 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             XCTAssertEqual(GEMM.path(m: 512, n: 196, k: 4608), avx512 ? .unpackedA : .packed)
             XCTAssertEqual(GEMM.path(m: 64, n: 196, k: 576), .packed)
             XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(transB: .transpose, m: 32, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
+            XCTAssertEqual(GEMM.path(transB: .transpose, m: 100, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
+            XCTAssertEqual(GEMM.path(transB: .transpose, m: 200, n: 4096, k: 25088), .packed)
         }
     }
 
@@ -252,6 +269,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       Case(m: 1200, n: 49, k: 500, beta: 0.5, biasAxis: .row, relu: true), // A in place on AVX-512
                       Case(m: 1001, n: 55, k: 2100, beta: 0.5, biasAxis: .column, relu: true), // and two K blocks, dot-kernel columns
                       Case(m: 300, n: 197, k: 1100, beta: 0.5, biasAxis: .row, relu: true), // and five panels, three K blocks
+                      Case(transB: .transpose, m: 33, n: 1000, k: 2000, beta: 0.5, biasAxis: .row, relu: true), // Cᵀ, B in place
                       // op(B) over 2 MiB packed: shared by the workers (packing tiles) instead of a copy each.
                       Case(transB: .transpose, m: 130, n: 203, k: 3000, alpha: 0.5, beta: 0.5, padB: 1, biasAxis: .column),
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,

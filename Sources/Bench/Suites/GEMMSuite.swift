@@ -39,11 +39,11 @@ enum GEMMSuite {
         for threads in ctx.threadCounts {
             let budget = ctx.options.quick ? 0.1 : 0.4
             let t = Measure.median(minRepeats: ctx.options.quick ? 3 : 5, budget: budget) { try! call(threads) }
-            let path = GEMM.path(m: s.m, n: s.n, k: s.k)
+            let path = GEMM.path(transB: s.transB, m: s.m, n: s.n, k: s.k)
             let algorithm = switch path {
             case .rowVector: "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)"
             case .packed, .transposed: "\(path.rawValue) \(GEMMMicroKernel.active.rawValue)"
-            case .rankK, .unpackedA: path.rawValue
+            case .rankK, .unpackedA, .unpackedATransposed: path.rawValue
             }
             ctx.reporter.record(CaseResult(
                 suite: "gemm", name: s.name, threads: threads, seconds: t,
