@@ -323,13 +323,8 @@ public enum GEMM {
             // edges fall does not change a value.
             packedGEMM(kernel, n, m, k, 1, scratch, paddedN, 0, t, m, .none, threads, blocking: blocking, packA: packA,
                        finishTile: { tRows, tColumns in
-                // T's rows are C's columns.
-                let j0 = tRows.lowerBound, i0 = tColumns.lowerBound
-                transposeBlock(rows: tRows.count, cols: tColumns.count, t + j0 * m + i0, m, tt + i0 * n + j0, n)
-                for i in tColumns {
-                    combine(tt + i * n + j0, cols: tRows.count, row: i, col0: j0, alpha: alpha, beta: beta,
-                            c: c + i * ldc + j0, epilogue: epilogue)
-                }
+                combineTransposed(t, m: m, n: n, rows: tRows, columns: tColumns, scratch: tt, alpha: alpha, beta: beta,
+                                  c: c, ldc: ldc, epilogue: epilogue)
             }) { Packing.packB(flippedA, a, lda, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
         }
     }
@@ -341,6 +336,20 @@ public enum GEMM {
     /// 1 thread and 53 → 81 at 2, 512×49×2048 +50 % / +81 %, 512×49×4608 +37 % / +61 %; the 1×1 convolutions
     /// 2048→512 and 512→2048 at 7×7 +10 % / +17 % and +8 % / +2 %.
     static func prefersTransposed(m: Int, n: Int) -> Bool { n <= 64 && m >= 4 * n }
+
+    /// C[i, j] = α·T[j, i] + β·C[i, j] (+ epilogue) for a block of T = Cᵀ (N×M, rows `m` apart): T's rows
+    /// `rows` are C's columns, its columns `columns` C's rows. The block goes through 8×8 register
+    /// transposes into `scratch` (M×N, rows `n` apart), then to C row by row through `combine`.
+    static func combineTransposed(
+        _ t: UnsafePointer<Float>, m: Int, n: Int, rows: Range<Int>, columns: Range<Int>, scratch: UnsafeMutablePointer<Float>,
+        alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue
+    ) {
+        let j0 = rows.lowerBound, i0 = columns.lowerBound
+        transposeBlock(rows: rows.count, cols: columns.count, t + j0 * m + i0, m, scratch + i0 * n + j0, n)
+        for i in columns {
+            combine(scratch + i * n + j0, cols: rows.count, row: i, col0: j0, alpha: alpha, beta: beta, c: c + i * ldc + j0, epilogue: epilogue)
+        }
+    }
 
     /// Xᵀ ↔ X for an R×C row-major block: dst[j·ldd + i] = src[i·lds + j], through 8×8 register transposes.
     static func transposeBlock(rows: Int, cols: Int, _ src: UnsafePointer<Float>, _ lds: Int, _ dst: UnsafeMutablePointer<Float>, _ ldd: Int) {

@@ -150,7 +150,7 @@ extension GEMM {
     /// C = α·op(A)·Bᵀ + β·C (+ epilogue) for few rows of C and B stored N×K (a fully connected layer's
     /// weights, at batch 16–128): Cᵀ = B·op(A)ᵀ is an in-place-A GEMM on B, which the packed path would
     /// instead transpose whole into its panels on every call (VGG-16 FC6: 411 MB). Cᵀ goes to scratch,
-    /// then to C through 8×8 register transposes and `combine` (α, β, epilogue), after the region: at
+    /// then to C through `combineTransposed` (α, β, epilogue), after the region: at
     /// most 128 × N floats against 2·M·N·K flops.
     static func unpackedATransposedGEMM(
         _ transA: Transpose, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
@@ -161,10 +161,8 @@ extension GEMM {
             let tt = t + m * n
             // op(A)ᵀ as the product's op(B): A stored M×K is read transposed, A stored K×M as it is.
             unpackedAGEMM(transA == .none ? .transpose : .none, n, m, k, 1, b, ldb, a, lda, 0, t, m, .none, threads)
-            transposeBlock(rows: n, cols: m, t, m, tt, n)
-            for i in 0..<m {
-                combine(tt + i * n, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
-            }
+            combineTransposed(t, m: m, n: n, rows: 0..<n, columns: 0..<m, scratch: tt, alpha: alpha, beta: beta,
+                              c: c, ldc: ldc, epilogue: epilogue)
         }
     }
 
