@@ -32,16 +32,60 @@ public func sgemmKernel8x32AVX512PrefetchingRows(
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool,
     base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int
 ) {
-    var next = base + row &* stride, lineInRow = line, left = min(count, kc)
-    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in
-        if left > 0 {
-            tessera_prefetch_l2(next + 64 &* lineInRow)
-            lineInRow &+= 1
-            if lineInRow == linesPerRow { lineInRow = 0; next += stride }
-            left &-= 1
-        }
-        return b + 32 &* k
-    }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+    var stream = LineStream(base: base, stride: stride, linesPerRow: linesPerRow, row: row, line: line, count: min(count, kc))
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in stream.step(); return b + 32 &* k },
+               c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The L2 prefetch stream of `sgemmKernel8x32AVX512PrefetchingRows`: a line per `step()`, `count` in all.
+private struct LineStream {
+    var next: UnsafeRawPointer, lineInRow: Int, left: Int
+    let stride: Int, linesPerRow: Int
+
+    @inline(__always)
+    init(base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int) {
+        next = base + row &* stride; lineInRow = line; left = count
+        self.stride = stride; self.linesPerRow = linesPerRow
+    }
+
+    @inline(__always)
+    mutating func step() {
+        guard left > 0 else { return }
+        tessera_prefetch_l2(next + 64 &* lineInRow)
+        lineInRow &+= 1
+        if lineInRow == linesPerRow { lineInRow = 0; next += stride }
+        left &-= 1
+    }
+}
+
+/// `sgemmKernel8x32AVX512` with A read in place: row r of the tile starts at `a + min(r, rows − 1)·lda`,
+/// k contiguous (a row-major A, never packed), and is broadcast a float at a time. Rows past `rows`
+/// (1…8) read the last valid row again and are meaningless: an edge tile runs on scratch. Same B
+/// panel, store modes and epilogue, and the same arithmetic per element as the packed kernel.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsA(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    let x = EightRows(a, rows: rows, stride: lda)
+    kernel8x32(kc: kc, a: { k, r in x[r, k] }, bStep: { b + 32 &* $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// `sgemmKernel8x32AVX512RowsA` with the L2 prefetch stream of `sgemmKernel8x32AVX512PrefetchingRows`.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsAPrefetchingRows(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool,
+    base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int
+) {
+    let x = EightRows(a, rows: rows, stride: lda)
+    var stream = LineStream(base: base, stride: stride, linesPerRow: linesPerRow, row: row, line: line, count: min(count, kc))
+    kernel8x32(kc: kc, a: { k, r in x[r, k] }, bStep: { k in stream.step(); return b + 32 &* k },
+               c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
@@ -115,31 +159,55 @@ private func broadcastImageKernel(
     b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, mode: Int,
     epilogue: Bool, columnBias: UnsafePointer<Float>?, relu: Bool, prefetchDistance: Int
 ) {
-    let x0 = image + Int(pixels[0]), x1 = image + Int(pixels[1]), x2 = image + Int(pixels[2]), x3 = image + Int(pixels[3])
-    let x4 = image + Int(pixels[4]), x5 = image + Int(pixels[5]), x6 = image + Int(pixels[6])
-    let x7 = rows > 7 ? image + Int(pixels[7]) : x6
-    let last = rows > 7 ? x7 : x6
-    kernel8x32(rows: rows, kc: kc, a: { k, row in
-        let o = Int(offsets[k])
-        switch row {
-        case 0: return x0[o]
-        case 1: return x1[o]
-        case 2: return x2[o]
-        case 3: return x3[o]
-        case 4: return x4[o]
-        case 5: return x5[o]
-        case 6: return x6[o]
-        default: return x7[o]
-        }
-    }, bStep: { k in
+    let x = EightRows(image, pixels: pixels, rows: rows)
+    kernel8x32(rows: rows, kc: kc, a: { k, r in x[r, Int(offsets[k])] }, bStep: { k in
         if prefetchDistance > 0 && k &+ prefetchDistance < kc {
             let o = Int(offsets[k &+ prefetchDistance])
-            tessera_prefetch_read(x0 + o)
-            tessera_prefetch_read(last + o)
+            tessera_prefetch_read(x.first + o)
+            tessera_prefetch_read(x.last + o)
         }
         return b + 32 &* k
     }, c: c, ldc: ldc, alpha: 1, mode: mode, beta: 0,
                e: Epilogue16(enabled: epilogue, rowBias: nil, columnBias: columnBias, relu: relu))
+}
+
+/// The 8 rows a broadcast kernel reads A from, each contiguous: `self[r, i]` is element i of row r.
+private struct EightRows {
+    let x0, x1, x2, x3, x4, x5, x6, x7: UnsafePointer<Float>
+    /// The last row in use (row 6 of a 7-row tile).
+    let last: UnsafePointer<Float>
+    var first: UnsafePointer<Float> { x0 }
+
+    /// Rows `stride` apart from `base`; rows past `rows` repeat the last one (valid memory).
+    @inline(__always)
+    init(_ base: UnsafePointer<Float>, rows: Int, stride: Int) {
+        @inline(__always) func at(_ r: Int) -> UnsafePointer<Float> { base + (r < rows ? r : rows - 1) &* stride }
+        x0 = at(0); x1 = at(1); x2 = at(2); x3 = at(3); x4 = at(4); x5 = at(5); x6 = at(6); x7 = at(7)
+        last = at(7)
+    }
+
+    /// Pixels of an image (`pixels[r]` floats from `image`), 7 or 8 of them.
+    @inline(__always)
+    init(_ image: UnsafePointer<Float>, pixels: UnsafePointer<Int32>, rows: Int) {
+        x0 = image + Int(pixels[0]); x1 = image + Int(pixels[1]); x2 = image + Int(pixels[2]); x3 = image + Int(pixels[3])
+        x4 = image + Int(pixels[4]); x5 = image + Int(pixels[5]); x6 = image + Int(pixels[6])
+        x7 = rows > 7 ? image + Int(pixels[7]) : x6
+        last = rows > 7 ? x7 : x6
+    }
+
+    @inline(__always)
+    subscript(r: Int, i: Int) -> Float {
+        switch r {
+        case 0: return x0[i]
+        case 1: return x1[i]
+        case 2: return x2[i]
+        case 3: return x3[i]
+        case 4: return x4[i]
+        case 5: return x5[i]
+        case 6: return x6[i]
+        default: return x7[i]
+        }
+    }
 }
 
 /// The body the entry points inline: `a(k, row)` is A's element of step k in `row`, and `bStep(k)`

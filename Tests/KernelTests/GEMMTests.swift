@@ -226,6 +226,22 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
+    /// Row-major A, at least 256 rows, at most 2048 columns and depth at least 1024 on AVX-512: the 8×32
+    /// kernel reads A's rows in place (`GEMMPath.packedB`). A last row panel of 1 row (a scratch tile); last
+    /// column panels of 1, 8, 9, 16, 17 and 31 columns (the column-edge block); K over two and three
+    /// 768-deep blocks; α, β, both bias axes, leading dimensions over the minimum, both layouts of B; row
+    /// tiles that share the packed B; and one tile of two MC blocks of rows that packs B in chunks while
+    /// prefetching the next chunk's rows (`SourceRowsPrefetch.minimumTallSource`), at 1 and 2 threads.
+    /// (With transposed A, the SIMD8 kernel or other shapes, the packed path runs.)
+    func testRowsOfAReadInPlace() throws {
+        for n in [257, 264, 265, 272, 273, 287] {
+            try run(Case(m: 257, n: n, k: 1025, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+        }
+        try run(Case(transB: .transpose, m: 262, n: 273, k: 1601, beta: 1, padA: 2, padB: 1, biasAxis: .column, relu: true))
+        try checkEveryKernelAtOneAndTwoThreads(
+            Case(m: 256, n: 2000, k: 1100, alpha: -1, beta: 0.5, padA: 1, padC: 1, biasAxis: .column, relu: true), seed: 5)
+    }
+
     /// 16…128 rows of C and B stored N×K (a fully connected layer at batch 16–128): on AVX-512, Cᵀ = B·op(A)ᵀ
     /// with B read in place (`GEMM.unpackedATransposedGEMM`), then C = α·(Cᵀ)ᵀ + β·C with the epilogue's
     /// axes kept: rows not a multiple of 8, both layouts of A, both bias axes, leading dimensions over the
@@ -251,7 +267,12 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             XCTAssertEqual(GEMM.path(transA: .transpose, m: 512, n: 49, k: 4608), .transposed)
             XCTAssertEqual(GEMM.path(m: 512, n: 196, k: 4608), avx512 ? .unpackedA : .packed)
             XCTAssertEqual(GEMM.path(m: 64, n: 196, k: 576), .packed)
-            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), avx512 ? .packedB : .packed)
+            XCTAssertEqual(GEMM.path(m: 256, n: 2048, k: 1024), avx512 ? .packedB : .packed)
+            XCTAssertEqual(GEMM.path(transA: .transpose, m: 512, n: 784, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 255, n: 784, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 256, n: 2049, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 1023), .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 32, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 100, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 200, n: 4096, k: 25088), .packed)
@@ -261,6 +282,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
     func testBitIdenticalAcrossThreadCounts() throws {
         // Large enough to run in parallel (> 5e7 flop-equivalents), with edge tiles in both axes.
         let shapes = [Case(m: 203, n: 301, k: 517, beta: 0.5, biasAxis: .row, relu: true),
+                      Case(m: 259, n: 300, k: 1030, beta: 0.5, biasAxis: .column, relu: true),  // A in place on AVX-512
                       Case(transB: .transpose, m: 2, n: 3001, k: 2999),
                       Case(m: 1, n: 5003, k: 2001),                        // row-vector AXPY form
                       Case(transA: .transpose, m: 2001, n: 4003, k: 1, beta: 0.5, biasAxis: .column, relu: true),  // rank-K

@@ -18,6 +18,16 @@ struct GEMMBlocking {
     /// alternating in-process medians of per-round ratios (11 rounds): 256×196×1024 +11 %, 256×196×2304
     /// +7 %; with 4 MiB copies (512×196×4608) −6 %, hence the bound.
     static let maximumPrivatePackedB = 1 << 19
+    /// Whether the AVX-512 kernel reads a row-major A in place (`GEMMPath.packedB`) instead of packing it,
+    /// a transposing copy of all of A: at least 256 rows, at most 2048 columns, depth at least 1024.
+    /// Zen 4, alternating in-process medians of 7–11, packed A → A in place, 1 / 2 threads: VGG conv4_1 as
+    /// a GEMM (512×784×2304) +1 to +3 / +2 to +4 %, conv4_2 (512×784×4608) +5 / +4 %, 1024³ +1 to +4 /
+    /// +1 to +8 %, 2048³ +2 / −1 %, 256×784×1152 0 / 0 to +6 %. Not taken: fewer rows (128×784×1152 −4 / −1 %,
+    /// 160×1000×1000 −4 / −1 %, 203×301×517 −3 / +1 %), more columns (256×3136×1152 −3 / −3 %,
+    /// 128×12544×576 −7 / −6 %) and shallow (512×784×128 −1 / −5 to +5 %, 512×784×256 −1 / −1 %,
+    /// 512×784×512 −1 / 0): there the in-place rows are read by more kernel calls per element of A, or
+    /// by shorter ones, than the packing costs.
+    static func readsRowsOfAInPlace(m: Int, n: Int, k: Int) -> Bool { m >= 256 && n <= 2048 && k >= 1024 }
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

@@ -164,6 +164,9 @@ public enum GEMMPath: String, Sendable {
     case unpackedATransposed = "B in place, Cᵀ = B·op(A)ᵀ: 8x48 broadcast + 4x6 dot AVX-512"
     /// Few columns otherwise: T = op(B)ᵀ·op(A)ᵀ on the packed path, then C = α·Tᵀ + β·C.
     case transposed = "transposed packed"
+    /// The Goto/BLIS loops with B packed and A's rows read in place by the 8×32 kernel: row-major A,
+    /// AVX-512, at most `GEMMBlocking.maximumColumnsForRowsA` columns.
+    case packedB = "B packed, A in place: 8x32 AVX-512"
     /// The Goto/BLIS path: A and B packed, the register-blocked micro-kernel.
     case packed = "packed"
 }
@@ -214,6 +217,12 @@ public enum GEMM {
         case .transposed:
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
+        case .packedB:
+            packedGEMM(kernel, m, n, k, alpha, a0, 0, beta, c0, ldc, epilogue, threads, blocking: blocking,
+                       sourceB: transB == .none ? RowMajorSource(base: b0, ld: ldb) : nil, aRows: RowMajorSource(base: a0, ld: lda)) {
+                Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
+            }
+            return
         case .packed:
             break
         }
@@ -243,6 +252,7 @@ public enum GEMM {
         // 100×1000×2048 +31 % / +32 %; at 256 rows (256×2048×1024) +3 % / −2 %, hence the bound.
         if transB == .transpose && m <= 128 && prefersUnpackedA(kernel, .none, m: n, n: m) { return .unpackedATransposed }
         if prefersTransposed(m: m, n: n) { return .transposed }
+        if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) { return .packedB }
         return .packed
     }
 
@@ -426,7 +436,7 @@ public enum GEMM {
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
         blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
-        sourceB: RowMajorSource? = nil,
+        sourceB: RowMajorSource? = nil, aRows: RowMajorSource? = nil,
         finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
@@ -509,7 +519,7 @@ public enum GEMM {
                         }
                         packed.wait(until: packTiles)
                         gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
-                                 alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                 alpha: alpha, packedA: packedA, paddedM: paddedM, aRows: aRows, bPacked: bPacked, beta: beta,
                                  c: c, ldc: ldc, epilogue: epilogue, edge: mine)
                     } else {
                         let bPacked = mine + edgeScratch
@@ -549,7 +559,7 @@ public enum GEMM {
                                     }
                                 }
                                 gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
-                                         alpha: alpha, packedA: packedA, paddedM: paddedM, bPacked: bPacked, beta: beta,
+                                         alpha: alpha, packedA: packedA, paddedM: paddedM, aRows: aRows, bPacked: bPacked, beta: beta,
                                          c: c, ldc: ldc, epilogue: epilogue, edge: mine, source: source)
                                 c0 += cn
                             }
@@ -580,7 +590,7 @@ public enum GEMM {
     static func gemmTile(
         _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
         kBlocks: Range<Int>, alpha: Float,
-        packedA: UnsafePointer<Float>, paddedM: Int, bPacked: UnsafePointer<Float>,
+        packedA: UnsafePointer<Float>, paddedM: Int, aRows: RowMajorSource? = nil, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         edge: UnsafeMutablePointer<Float>, source: SourceRowsPrefetch = SourceRowsPrefetch()
     ) {
@@ -601,7 +611,7 @@ public enum GEMM {
                 // The next A block (the next K block of these rows, else the next rows' first).
                 let (np0, ni0) = p0 + kc < kBlocks.upperBound ? (p0 + kc, i0) : (kBlocks.lowerBound, i0 + mc)
                 var prefetch = BlockPrefetch(
-                    next: ni0 < m0 + tileM && paddedM * k > BlockPrefetch.minimumPackedA
+                    next: aRows == nil && ni0 < m0 + tileM && paddedM * k > BlockPrefetch.minimumPackedA
                         ? packedA + np0 * paddedM + ni0 * min(kcBlock, k - np0) : nil,
                     floats: (min(mcBlock, m0 + tileM - ni0) + mr - 1) / mr * mr * min(kcBlock, k - np0),
                     calls: tileN / nr * ((mc + mr - 1) / mr))
@@ -613,7 +623,7 @@ public enum GEMM {
                         // The partial last column panel accumulates over all K blocks in a scratch block
                         // and reaches C once, instead of a copy in and out per K block.
                         columnEdgeBlock(kernel, blocking, i0: i0, mc: mc, m: m, col: col, cols: cols, p0: p0, kc: kc, isLast: isLast,
-                                        alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
+                                        alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM, aRows: aRows,
                                         bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue,
                                         scratch: edge + (i0 - m0) / mcBlock % 2 * columnEdgeBlockCount(blocking))
                         j += nr
@@ -632,6 +642,24 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
+                        if let aRows {
+                            let (code, betaValue) = mode.codeAndBeta
+                            let s = source.isActive && rows == mr ? source.kernelSlice(kc: kc) : nil
+                            if s == nil { source.step() }
+                            let a = aRows.base + row * aRows.ld + p0
+                            if rows == mr {
+                                rowsAKernel(rows: rows, kc: kc, a: a, lda: aRows.ld, b: bPanel, c: c + row * ldc + col, ldc: ldc,
+                                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: s)
+                            } else {
+                                onScratchTile(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, cols: cols, mode: mode,
+                                              epilogue: e, scratch: edge) { tile, e in
+                                    rowsAKernel(rows: rows, kc: kc, a: a, lda: aRows.ld, b: bPanel, c: tile, ldc: nr,
+                                                alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: nil)
+                                }
+                            }
+                            i += mr
+                            continue
+                        }
                         #if TESSERA_AVX512
                         // The AVX-512 kernel takes the source rows' slice as a stream, a line a step.
                         if kernel == .avx512_8x32 && mr == 8 && rows == mr && cols == nr && source.isActive {
@@ -677,7 +705,7 @@ public enum GEMM {
     /// it does on C directly, so values do not depend on the path.
     static func columnEdgeBlock(
         _ kernel: GEMMMicroKernel, _ b: GEMMBlocking, i0: Int, mc: Int, m: Int, col: Int, cols: Int, p0: Int, kc: Int, isLast: Bool,
-        alpha: Float, beta: Float, mode: KernelStoreMode, packedA: UnsafePointer<Float>, paddedM: Int,
+        alpha: Float, beta: Float, mode: KernelStoreMode, packedA: UnsafePointer<Float>, paddedM: Int, aRows: RowMajorSource?,
         bPanel: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         scratch: UnsafeMutablePointer<Float>
     ) {
@@ -686,7 +714,7 @@ public enum GEMM {
         let rowBias = block + b.mc * nr, colBias = rowBias + mr
         let validRows = min(mc, m - i0)
         #if TESSERA_AVX512
-        if kernel == .avx512_8x32 && mr == 8 && cols <= 8 {
+        if kernel == .avx512_8x32 && mr == 8 && cols <= 8 && aRows == nil {
             columnEdgeBlockByColumns(b, i0: i0, mc: mc, validRows: validRows, col: col, cols: cols, p0: p0, kc: kc,
                                      isLast: isLast, alpha: alpha, beta: beta, mode: mode, packedA: packedA, paddedM: paddedM,
                                      bPanel: bPanel, c: c, ldc: ldc, epilogue: epilogue, block: block)
@@ -719,8 +747,14 @@ public enum GEMM {
                 }
                 if bias != nil, epilogue.biasAxis == .column { e!.columnBias = UnsafePointer(colBias) }
             }
-            runMicroKernel(kernel, panelRows: mr, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
-                           c: block + i * nr, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            if let aRows {
+                let (code, betaValue) = mode.codeAndBeta
+                rowsAKernel(rows: rows, kc: kc, a: aRows.base + row * aRows.ld + p0, lda: aRows.ld, b: bPanel, c: block + i * nr, ldc: nr,
+                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: nil)
+            } else {
+                runMicroKernel(kernel, panelRows: mr, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
+                               c: block + i * nr, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+            }
             i += mr
         }
         if isLast {
@@ -854,6 +888,30 @@ public enum GEMM {
 }
 
 extension GEMM {
+    /// The 8×32 AVX-512 kernel on A's rows in place (`sgemmKernel8x32AVX512RowsA`), with the slice of a
+    /// source-rows prefetch stream where one is given.
+    @inline(__always)
+    static func rowsAKernel(
+        rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?,
+        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)?
+    ) {
+        #if TESSERA_AVX512
+        if let s {
+            sgemmKernel8x32AVX512RowsAPrefetchingRows(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false,
+                base: s.base, stride: s.stride, linesPerRow: s.linesPerRow, row: s.row, line: s.line, count: s.count)
+        } else {
+            sgemmKernel8x32AVX512RowsA(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
+        }
+        #else
+        preconditionFailure("A in place needs the AVX-512 kernels")
+        #endif
+    }
+
     /// The micro-kernel on a scratch tile whose first `rows` rows and `columns` columns matter (the
     /// rest may be left unwritten or written with anything): the half-width MR × NR/2 AVX-512 kernel
     /// when `columns` ≤ NR/2 (a last panel at most half used, B the first half of its NR-wide panel),
