@@ -59,6 +59,37 @@ private struct LineStream {
     }
 }
 
+/// `sgemmKernel8x32AVX512` with B read in place: step k loads the 32 floats at `b + k·ldb` (a row-major
+/// B, never packed). The rows are `ldb` apart, so the panel a tile reuses stays in L1/L2 only while its
+/// row panels of A pass; the first of them prefetches the next panel (`...PrefetchingNextPanel`).
+/// Same A panel, store modes and epilogue, and the same arithmetic per element as the packed kernel.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsB(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { b + ldb &* $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode,
+               beta: beta, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// `sgemmKernel8x32AVX512RowsB` that also brings the next 32 columns of each of its rows of B into L2
+/// (two lines a step), for the calls on the next column panel.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in
+        let p = b + ldb &* k
+        tessera_prefetch_l2(p + 32)
+        tessera_prefetch_l2(p + 48)
+        return p
+    }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
 /// `sgemmKernel8x32AVX512` with A read in place: row r of the tile starts at `a + min(r, rows − 1)·lda`,
 /// k contiguous (a row-major A, never packed), and is broadcast a float at a time. Rows past `rows`
 /// (1…8) read the last valid row again and are meaningless: an edge tile runs on scratch. Same B

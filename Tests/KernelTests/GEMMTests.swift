@@ -242,6 +242,50 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             Case(m: 256, n: 2000, k: 1100, alpha: -1, beta: 0.5, padA: 1, padC: 1, biasAxis: .column, relu: true), seed: 5)
     }
 
+    /// At most MC rows, row-major B under `SourceRowsPrefetch.minimumSource` floats and K ≥ 32 on AVX-512:
+    /// the 8×32 kernel reads B's rows in place and only a partial last panel is packed
+    /// (`GEMMBlocking.readsRowsOfBInPlace`). Rows not a multiple of 8 (a scratch tile); last panels of 1, 8,
+    /// 17 and 31 columns; column tiles of several chunks; K at the bound, over one and two 768-deep blocks;
+    /// α, β, both bias axes, leading dimensions over the minimum; packed weights (`PackedMatrixA`, 256-deep
+    /// blocks) against the reference; 1, 2 and 5 threads bit-identical. (K = 31 keeps B packed.)
+    func testRowsOfBReadInPlace() throws {
+        for n in [257, 264, 273, 287] {
+            try run(Case(m: 61, n: n, k: 32, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+            try run(Case(m: 13, n: n, k: 1601, alpha: -1, beta: 1, padB: 1, biasAxis: .column, relu: true))
+        }
+        try run(Case(m: 128, n: 1000, k: 769, beta: 0.5, padB: 5, biasAxis: .column))
+        try run(Case(m: 9, n: 100, k: 31, beta: 0.5, padB: 1, biasAxis: .row))
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            let t = Case(m: 100, n: 1500, k: 300, alpha: 0.5, beta: 0.5, padA: 2, padB: 3, padC: 1, biasAxis: .row, relu: true)
+            let one = try runOnce(t, threads: 1, seed: 6, file: #filePath, line: #line)
+            for threads in [2, 5] {
+                let other = try runOnce(t, threads: threads, seed: 6, file: #filePath, line: #line)
+                XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "differs at \(threads) threads with \(kernel)")
+            }
+            try packedWeightsMatchReference(m: 77, n: 801, k: 600, kernel: kernel)
+        }
+    }
+
+    /// `PackedMatrixA` times a row-major B against the reference (Σ|a·b|-normalized error, as `runOnce`).
+    func packedWeightsMatchReference(m: Int, n: Int, k: Int, kernel: GEMMMicroKernel) throws {
+        var g = SeededGenerator(seed: 7)
+        let a = (0..<(m * k)).map { _ in g.nextFloat(in: -1, 1) }
+        let b = (0..<(k * n)).map { _ in g.nextFloat(in: -1, 1) }
+        var c = [Float](repeating: .nan, count: m * n), ref = [Float](repeating: 0, count: m * n)
+        let magnitude = Reference.gemm(transA: .none, transB: .none, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n,
+                                       beta: 0, c: &ref, ldc: n, bias: nil, biasAxis: .none, relu: false)
+        try a.withUnsafeBufferPointer { a in
+            try b.withUnsafeBufferPointer { b in
+                let packed = try PackedMatrixA(m: m, k: k, a: a, lda: k)
+                try c.withUnsafeMutableBufferPointer { try GEMM.sgemm(packedA: packed, n: n, b: b, ldb: n, c: $0, ldc: n) }
+            }
+        }
+        XCTAssertFalse(c.contains { $0.isNaN }, "NaN left in C with \(kernel)")
+        let worst = zip(c, ref).map { abs($0 - $1) }.max()!, scale = magnitude.max()!
+        XCTAssertLessThanOrEqual(worst / scale, 1e-6 * Float(k).squareRoot(), "packed weights with \(kernel)")
+    }
+
     /// 16…128 rows of C and B stored N×K (a fully connected layer at batch 16–128): on AVX-512, Cᵀ = B·op(A)ᵀ
     /// with B read in place (`GEMM.unpackedATransposedGEMM`), then C = α·(Cᵀ)ᵀ + β·C with the epilogue's
     /// axes kept: rows not a multiple of 8, both layouts of A, both bias axes, leading dimensions over the

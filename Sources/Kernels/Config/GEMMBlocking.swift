@@ -28,6 +28,18 @@ struct GEMMBlocking {
     /// 512×784×512 −1 / 0): there the in-place rows are read by more kernel calls per element of A, or
     /// by shorter ones, than the packing costs.
     static func readsRowsOfAInPlace(m: Int, n: Int, k: Int) -> Bool { m >= 256 && n <= 2048 && k >= 1024 }
+    /// Whether a tile of at most MC rows (one row tile) has the AVX-512 kernel read a row-major B in place,
+    /// packing only its partial last panel: B of fewer than `SourceRowsPrefetch.minimumSource` floats (a B
+    /// that DRAM feeds keeps its packing and prefetched chunks) and depth at least 32.
+    /// A panel's rows are re-read by the tile's few row panels from L1/L2, which costs less than copying
+    /// them. Zen 4, alternating in-process medians of 7, packed → in place, 1 / 2 threads: ResNet-50's
+    /// 1×1 256→64 at 56×56 (64×3136×256) +7 / +7 %, its 3×3 64→64 (64×3136×576) +8 / +8 %, the stem
+    /// (64×12544×147) +6 / +5 %, 128×3136×512 +4 / +5 %, 64×768×576 +7 / +4 %, 32×3136×576 +17 / +16 %,
+    /// 16×3136×576 +34 / +31 %, 128×768×1152 +1 / +3 %, 128×784×1152 +4 / +4 %, 128×2000×2000 +13 / +13 %;
+    /// at K = 27 (64×50176×27) −23 / −8 %, with B over the bound (128×1024×4096) −3 / −4 %.
+    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, _ source: RowMajorSource?, n: Int, k: Int) -> Bool {
+        kernel == .avx512_8x32 && source != nil && k >= 32 && k * n < SourceRowsPrefetch.minimumSource
+    }
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

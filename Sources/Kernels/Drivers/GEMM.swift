@@ -535,6 +535,9 @@ public enum GEMM {
                             && k * n >= SourceRowsPrefetch.minimumTallSource
                         let round = tileM <= blocking.mc || tall ? blocking.kc : k
                         let prefetchSource = tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource)
+                        // B read in place by the kernel (only its partial last panel packed), where it pays.
+                        let rowsB = aRows == nil && tileM <= blocking.mc && !prefetchSource
+                            && GEMMBlocking.readsRowsOfBInPlace(kernel, sourceB, n: n, k: k) ? sourceB : nil
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
                             : tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
@@ -544,7 +547,14 @@ public enum GEMM {
                             while c0 < tileN {
                                 let cn = min(chunk, tileN - c0)
                                 for q in stride(from: p0, to: p1, by: blocking.kc) {
-                                    packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
+                                    if rowsB == nil {
+                                        packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
+                                    } else if cn % blocking.nr != 0 {
+                                        // Where `gemmTile` looks for the panel in a packed chunk of `cn` columns.
+                                        let full = cn / blocking.nr * blocking.nr, depth = min(blocking.kc, k - q)
+                                        packB(q, depth, n0 + c0 + full, cn - full, blocking.nr,
+                                              bPacked + q * (full + blocking.nr) + full * depth)
+                                    }
                                 }
                                 if p0 == 0 && c0 == 0 { packed.wait(until: packTiles) }   // A's packing
                                 // The rows of B the next chunk packs (the next columns of this K block, else
@@ -560,7 +570,7 @@ public enum GEMM {
                                 }
                                 gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
                                          alpha: alpha, packedA: packedA, paddedM: paddedM, aRows: aRows, bPacked: bPacked, beta: beta,
-                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine, source: source)
+                                         c: c, ldc: ldc, epilogue: epilogue, edge: mine, source: source, rowsB: rowsB)
                                 c0 += cn
                             }
                             p0 = p1
@@ -592,7 +602,7 @@ public enum GEMM {
         kBlocks: Range<Int>, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, aRows: RowMajorSource? = nil, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
-        edge: UnsafeMutablePointer<Float>, source: SourceRowsPrefetch = SourceRowsPrefetch()
+        edge: UnsafeMutablePointer<Float>, source: SourceRowsPrefetch = SourceRowsPrefetch(), rowsB: RowMajorSource? = nil
     ) {
         var source = source
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
@@ -642,6 +652,23 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
+                        if let rowsB {
+                            // B in place: the first row panel of a column panel prefetches the next column panel.
+                            let (code, betaValue) = mode.codeAndBeta
+                            let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
+                            if rows == mr {
+                                rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: c + row * ldc + col, ldc: ldc,
+                                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next)
+                            } else {
+                                onScratchTile(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, cols: cols, mode: mode,
+                                              epilogue: e, scratch: edge) { tile, e in
+                                    rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: tile, ldc: nr,
+                                                alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next)
+                                }
+                            }
+                            i += mr
+                            continue
+                        }
                         if let aRows {
                             let (code, betaValue) = mode.codeAndBeta
                             let s = source.isActive && rows == mr ? source.kernelSlice(kc: kc) : nil
@@ -909,6 +936,28 @@ extension GEMM {
         }
         #else
         preconditionFailure("A in place needs the AVX-512 kernels")
+        #endif
+    }
+
+    /// The 8×32 AVX-512 kernel on B's rows in place (`sgemmKernel8x32AVX512RowsB`), prefetching the next
+    /// column panel or not.
+    @inline(__always)
+    static func rowsBKernel(
+        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+        alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool
+    ) {
+        #if TESSERA_AVX512
+        if prefetchingNext {
+            sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
+                kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
+        } else {
+            sgemmKernel8x32AVX512RowsB(
+                kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
+        }
+        #else
+        preconditionFailure("B in place needs the AVX-512 kernels")
         #endif
     }
 
