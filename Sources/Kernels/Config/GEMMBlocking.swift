@@ -37,8 +37,8 @@ struct GEMMBlocking {
     /// (64×12544×147) +6 / +5 %, 128×3136×512 +4 / +5 %, 64×768×576 +7 / +4 %, 32×3136×576 +17 / +16 %,
     /// 16×3136×576 +34 / +31 %, 128×768×1152 +1 / +3 %, 128×784×1152 +4 / +4 %, 128×2000×2000 +13 / +13 %;
     /// at K = 27 (64×50176×27) −23 / −8 %, with B over the bound (128×1024×4096) −3 / −4 %.
-    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, _ source: RowMajorSource?, n: Int, k: Int) -> Bool {
-        kernel == .avx512_8x32 && source != nil && k >= 32 && k * n < SourceRowsPrefetch.minimumSource
+    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, rowMajorB: Bool, n: Int, k: Int) -> Bool {
+        kernel == .avx512_8x32 && rowMajorB && k >= 32 && k * n < SourceRowsPrefetch.minimumSource
     }
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4

@@ -167,6 +167,9 @@ public enum GEMMPath: String, Sendable {
     /// The Goto/BLIS loops with B packed and A's rows read in place by the 8×32 kernel: row-major A,
     /// AVX-512, at most `GEMMBlocking.maximumColumnsForRowsA` columns.
     case packedB = "B packed, A in place: 8x32 AVX-512"
+    /// The Goto/BLIS loops with A packed and B's rows read in place by the 8×32 kernel (only a partial
+    /// last panel packed): at most MC rows, row-major B, AVX-512 (`GEMMBlocking.readsRowsOfBInPlace`).
+    case packedA = "A packed, B in place: 8x32 AVX-512"
     /// The Goto/BLIS path: A and B packed, the register-blocked micro-kernel.
     case packed = "packed"
 }
@@ -223,7 +226,7 @@ public enum GEMM {
                 Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
             }
             return
-        case .packed:
+        case .packedA, .packed:
             break
         }
         let paddedM = (m + blocking.mr - 1) / blocking.mr * blocking.mr
@@ -253,6 +256,10 @@ public enum GEMM {
         if transB == .transpose && m <= 128 && prefersUnpackedA(kernel, .none, m: n, n: m) { return .unpackedATransposed }
         if prefersTransposed(m: m, n: n) { return .transposed }
         if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) { return .packedB }
+        // (B in place is decided per tile, for a single row tile; C of at most MC rows is one, except where
+        // a worker count leaves no other even split.)
+        if transB == .none && m <= kernel.unpackedBlocking.mc
+            && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, n: n, k: k) { return .packedA }
         return .packed
     }
 
@@ -537,7 +544,7 @@ public enum GEMM {
                         let prefetchSource = tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource)
                         // B read in place by the kernel (only its partial last panel packed), where it pays.
                         let rowsB = aRows == nil && tileM <= blocking.mc && !prefetchSource
-                            && GEMMBlocking.readsRowsOfBInPlace(kernel, sourceB, n: n, k: k) ? sourceB : nil
+                            && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: sourceB != nil, n: n, k: k) ? sourceB : nil
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
                             : tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
