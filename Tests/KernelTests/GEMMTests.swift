@@ -162,9 +162,10 @@ final class GEMMTests: NaNFilledOutputsTestCase {
 
     func testTallTilesChunkOverTheSourcePrefetchThreshold() throws {
         // Rows over one MC block (128 on AVX-512, 144 on SIMD8) and B of at least 2^21 floats: one row tile
-        // packs B a K block at a time in prefetched chunks, each multiplied on both blocks of rows
-        // (`minimumTallSource`), so both blocks' partial last column panels are in flight at once; here
-        // with partial last row and column panels and two K blocks.
+        // runs B a K block at a time on both blocks of rows (`minimumTallSource`), so both blocks' partial
+        // last column panels are in flight at once; B read in place on AVX-512 (only its partial last panel
+        // packed), packed in prefetched chunks on SIMD8. Here with partial last row and column panels and
+        // two K blocks.
         try checkEveryKernelAtOneAndTwoThreads(
             Case(m: 149, n: 2100, k: 1000, alpha: 0.5, beta: 0.5, padB: 1, padC: 3, biasAxis: .row, relu: true), seed: 3)
     }
@@ -319,7 +320,9 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             XCTAssertEqual(GEMM.path(m: 256, n: 2048, k: 1024), avx512 ? .packedB : .packed)
             XCTAssertEqual(GEMM.path(transA: .transpose, m: 512, n: 784, k: 2304), .packed)
             XCTAssertEqual(GEMM.path(m: 255, n: 784, k: 2304), .packed)
-            XCTAssertEqual(GEMM.path(m: 256, n: 2049, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 256, n: 2049, k: 2304), avx512 ? .packedA : .packed)   // a tall tile
+            XCTAssertEqual(GEMM.path(m: 257, n: 3136, k: 2304), .packed)
+            XCTAssertEqual(GEMM.path(m: 200, n: 1000, k: 2000), .packed)
             XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 1023), .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 32, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 100, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)

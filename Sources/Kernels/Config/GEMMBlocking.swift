@@ -28,18 +28,24 @@ struct GEMMBlocking {
     /// 512×784×512 −1 / 0): there the in-place rows are read by more kernel calls per element of A, or
     /// by shorter ones, than the packing costs.
     static func readsRowsOfAInPlace(m: Int, n: Int, k: Int) -> Bool { m >= 256 && n <= 2048 && k >= 1024 }
-    /// Whether a tile of at most MC rows (one row tile) has the AVX-512 kernel read a row-major B in place,
-    /// packing only its partial last panel: B of fewer than `SourceRowsPrefetch.minimumSource` floats (a B
-    /// that DRAM feeds keeps its packing and prefetched chunks) and depth at least 32.
-    /// A panel's rows are re-read by the tile's few row panels from L1/L2, which costs less than copying
-    /// them. Zen 4, alternating in-process medians of 7, packed → in place, 1 / 2 threads: ResNet-50's
-    /// 1×1 256→64 at 56×56 (64×3136×256) +7 / +7 %, its 3×3 64→64 (64×3136×576) +8 / +8 %, the stem
-    /// (64×12544×147) +6 / +5 %, 128×3136×512 +4 / +5 %, 64×768×576 +7 / +4 %, 32×3136×576 +17 / +16 %,
-    /// 16×3136×576 +34 / +31 %, 128×768×1152 +1 / +3 %, 128×784×1152 +4 / +4 %, 128×2000×2000 +13 / +13 %;
-    /// at K = 27 (64×50176×27) −23 / −8 %, with B over the bound (128×1024×4096) −3 / −4 %.
-    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, rowMajorB: Bool, n: Int, k: Int) -> Bool {
-        kernel == .avx512_8x32 && rowMajorB && k >= 32 && k * n < SourceRowsPrefetch.minimumSource
+    /// Whether a tile that holds all rows of C has the AVX-512 kernel read a row-major B in place, packing
+    /// only its partial last panel: depth at least 32, and either at most MC rows with B under
+    /// `SourceRowsPrefetch.minimumSource` floats (a larger B keeps its packing in prefetched chunks), or a
+    /// tall tile of at most 2·MC rows on a B of `SourceRowsPrefetch.minimumTallSource` floats or more.
+    /// A panel's rows are re-read by the tile's row panels from L1/L2, the first of them prefetching the
+    /// next panel, which costs less than copying them. Zen 4, alternating in-process medians of 7–9,
+    /// packed → in place, 1 / 2 threads: ResNet-50's 1×1 256→64 at 56×56 (64×3136×256) +12 / +15 %, its
+    /// 3×3 64→64 (64×3136×576) +13 / +11 %, the stem (64×12544×147) +9 / +8 %, 128×784×1152 +4 / +4 %,
+    /// 128×784×512 +4 / +2 %, 64×784×576 +7 / +6 %, 128×2000×2000 +13 / +13 %, 32×3136×576 +17 / +16 %,
+    /// 16×3136×576 +34 / +31 %; tall: VGG conv3_1 (256×3136×1152) +7 / +7 %, conv3_2 (256×3136×2304)
+    /// +11 / +7 %, 160×3136×1152 +5 / +7 %, 256×12544×576 +2 / +6 %. Lost: K = 27 (64×50176×27) −23 / −8 %;
+    /// at most MC rows with B over the bound (128×1024×4096) −3 / −4 %.
+    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, rowMajorB: Bool, rows: Int, n: Int, k: Int, mc: Int) -> Bool {
+        guard kernel == .avx512_8x32 && rowMajorB && k >= 32 else { return false }
+        if rows <= mc { return k * n < SourceRowsPrefetch.minimumSource }
+        return rows <= 2 * mc && k * n >= SourceRowsPrefetch.minimumTallSource
     }
+
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

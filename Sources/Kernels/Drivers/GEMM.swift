@@ -256,10 +256,11 @@ public enum GEMM {
         if transB == .transpose && m <= 128 && prefersUnpackedA(kernel, .none, m: n, n: m) { return .unpackedATransposed }
         if prefersTransposed(m: m, n: n) { return .transposed }
         if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) { return .packedB }
-        // (B in place is decided per tile, for a single row tile; C of at most MC rows is one, except where
-        // a worker count leaves no other even split.)
-        if transB == .none && m <= kernel.unpackedBlocking.mc
-            && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, n: n, k: k) { return .packedA }
+        // (B in place is decided per tile, for a single row tile; C of at most 2·MC rows is one where it
+        // has 8 column tiles or more, C of at most MC rows except where a worker count leaves no other even split.)
+        if transB == .none && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, rows: m, n: n, k: k, mc: kernel.unpackedBlocking.mc) {
+            return .packedA
+        }
         return .packed
     }
 
@@ -541,10 +542,12 @@ public enum GEMM {
                         let tall = tileM > blocking.mc && tileM <= 2 * blocking.mc && sourceB != nil
                             && k * n >= SourceRowsPrefetch.minimumTallSource
                         let round = tileM <= blocking.mc || tall ? blocking.kc : k
-                        let prefetchSource = tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource)
-                        // B read in place by the kernel (only its partial last panel packed), where it pays.
-                        let rowsB = aRows == nil && tileM <= blocking.mc && !prefetchSource
-                            && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: sourceB != nil, n: n, k: k) ? sourceB : nil
+                        // B read in place by the kernel (only its partial last panel packed), where it pays;
+                        // elsewhere a B that DRAM would feed is prefetched a chunk ahead of its packing.
+                        let rowsB = aRows == nil && GEMMBlocking.readsRowsOfBInPlace(
+                            kernel, rowMajorB: sourceB != nil, rows: tileM, n: n, k: k, mc: blocking.mc) ? sourceB : nil
+                        let prefetchSource = rowsB == nil
+                            && (tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource))
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
                             : tileM <= blocking.mc ? blocking.packedBChunkColumns : tileN
                         var p0 = 0
