@@ -243,10 +243,11 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             Case(m: 256, n: 2000, k: 1100, alpha: -1, beta: 0.5, padA: 1, padC: 1, biasAxis: .column, relu: true), seed: 5)
     }
 
-    /// At most MC rows, row-major B under `SourceRowsPrefetch.minimumSource` floats and K ≥ 32 on AVX-512:
-    /// the 8×32 kernel reads B's rows in place and only a partial last panel is packed
-    /// (`GEMMBlocking.readsRowsOfBInPlace`). Rows not a multiple of 8 (a scratch tile); last panels of 1, 8,
-    /// 17 and 31 columns; column tiles of several chunks; K at the bound, over one and two 768-deep blocks;
+    /// One row tile of at most MC rows on a row-major B under `SourceRowsPrefetch.minimumSource` floats, or
+    /// of at most 2·MC rows, and K ≥ 32 on AVX-512: the 8×32 kernel reads B's rows in place and only a
+    /// partial last panel is packed (`GEMMBlocking.readsRowsOfBInPlace`). Rows not a multiple of 8 (a scratch
+    /// tile); last panels of 1, 8, 17 and 31 columns; column tiles of several chunks; two MC blocks with all K
+    /// blocks per call; K at the bound, over one and two 768-deep blocks;
     /// α, β, both bias axes, leading dimensions over the minimum; packed weights (`PackedMatrixA`, 256-deep
     /// blocks) against the reference; 1, 2 and 5 threads bit-identical. (K = 31 keeps B packed.)
     func testRowsOfBReadInPlace() throws {
@@ -255,6 +256,9 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             try run(Case(m: 13, n: n, k: 1601, alpha: -1, beta: 1, padB: 1, biasAxis: .column, relu: true))
         }
         try run(Case(m: 128, n: 1000, k: 769, beta: 0.5, padB: 5, biasAxis: .column))
+        // Two MC blocks of rows in one row tile (8 column tiles), all K blocks per call: B of under 2^21 floats.
+        try checkEveryKernelAtOneAndTwoThreads(
+            Case(m: 200, n: 1500, k: 1300, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true), seed: 8)
         try run(Case(m: 9, n: 100, k: 31, beta: 0.5, padB: 1, biasAxis: .row))
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel
@@ -322,7 +326,8 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             XCTAssertEqual(GEMM.path(m: 255, n: 784, k: 2304), .packed)
             XCTAssertEqual(GEMM.path(m: 256, n: 2049, k: 2304), avx512 ? .packedA : .packed)   // a tall tile
             XCTAssertEqual(GEMM.path(m: 257, n: 3136, k: 2304), .packed)
-            XCTAssertEqual(GEMM.path(m: 200, n: 1000, k: 2000), .packed)
+            XCTAssertEqual(GEMM.path(m: 200, n: 1000, k: 2000), .packed)   // two row tiles share the packed B
+            XCTAssertEqual(GEMM.path(m: 256, n: 3136, k: 64), avx512 ? .packedA : .packed)
             XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 1023), .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 32, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 100, n: 4096, k: 25088), avx512 ? .unpackedATransposed : .packed)

@@ -30,20 +30,21 @@ struct GEMMBlocking {
     static func readsRowsOfAInPlace(m: Int, n: Int, k: Int) -> Bool { m >= 256 && n <= 2048 && k >= 1024 }
     /// Whether a tile that holds all rows of C has the AVX-512 kernel read a row-major B in place, packing
     /// only its partial last panel: depth at least 32, and either at most MC rows with B under
-    /// `SourceRowsPrefetch.minimumSource` floats (a larger B keeps its packing in prefetched chunks), or a
-    /// tall tile of at most 2·MC rows on a B of `SourceRowsPrefetch.minimumTallSource` floats or more.
-    /// A panel's rows are re-read by the tile's row panels from L1/L2, the first of them prefetching the
-    /// next panel, which costs less than copying them. Zen 4, alternating in-process medians of 7–9,
-    /// packed → in place, 1 / 2 threads: ResNet-50's 1×1 256→64 at 56×56 (64×3136×256) +12 / +15 %, its
-    /// 3×3 64→64 (64×3136×576) +13 / +11 %, the stem (64×12544×147) +9 / +8 %, 128×784×1152 +4 / +4 %,
-    /// 128×784×512 +4 / +2 %, 64×784×576 +7 / +6 %, 128×2000×2000 +13 / +13 %, 32×3136×576 +17 / +16 %,
-    /// 16×3136×576 +34 / +31 %; tall: VGG conv3_1 (256×3136×1152) +7 / +7 %, conv3_2 (256×3136×2304)
-    /// +11 / +7 %, 160×3136×1152 +5 / +7 %, 256×12544×576 +2 / +6 %. Lost: K = 27 (64×50176×27) −23 / −8 %;
-    /// at most MC rows with B over the bound (128×1024×4096) −3 / −4 %.
+    /// `SourceRowsPrefetch.minimumSource` floats (a larger B keeps its packing in prefetched chunks), or
+    /// at most 2·MC rows. A panel's rows are re-read by the tile's row panels from L1/L2, the first of them
+    /// prefetching the next panel, which costs less than copying them. Zen 4, alternating in-process
+    /// medians of 7–9, packed → in place, 1 / 2 threads: ResNet-50's 1×1 256→64 at 56×56 (64×3136×256)
+    /// +12 / +15 %, its 3×3 64→64 (64×3136×576) +13 / +11 %, the stem (64×12544×147) +9 / +8 %,
+    /// 128×784×1152 +4 / +4 %, 128×784×512 +4 / +2 %, 64×784×576 +7 / +6 %, 128×2000×2000 +13 / +13 %,
+    /// 32×3136×576 +17 / +16 %, 16×3136×576 +34 / +31 %; over MC rows: VGG conv3_1 (256×3136×1152) +7 / +7 %,
+    /// conv3_2 (256×3136×2304) +11 / +7 %, 160×3136×1152 +5 / +7 %, 256×12544×576 +2 / +6 %, ResNet's 1×1
+    /// 64→256 at 56×56 (256×3136×64) +4 / +3 %, 256×3136×256 +3 / +3 %, 160×3136×147 +5 / +3 %, 200×1000×1000
+    /// +1 / +2 %, 256×784×1152 +1 / +1 %. Lost: K = 27 (64×50176×27) −23 / −8 %; at most MC rows with B over
+    /// the bound (128×1024×4096) −3 / −4 %.
     static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, rowMajorB: Bool, rows: Int, n: Int, k: Int, mc: Int) -> Bool {
         guard kernel == .avx512_8x32 && rowMajorB && k >= 32 else { return false }
         if rows <= mc { return k * n < SourceRowsPrefetch.minimumSource }
-        return rows <= 2 * mc && k * n >= SourceRowsPrefetch.minimumTallSource
+        return rows <= 2 * mc
     }
 
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.

@@ -256,9 +256,11 @@ public enum GEMM {
         if transB == .transpose && m <= 128 && prefersUnpackedA(kernel, .none, m: n, n: m) { return .unpackedATransposed }
         if prefersTransposed(m: m, n: n) { return .transposed }
         if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) { return .packedB }
-        // (B in place is decided per tile, for a single row tile; C of at most 2·MC rows is one where it
-        // has 8 column tiles or more, C of at most MC rows except where a worker count leaves no other even split.)
-        if transB == .none && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, rows: m, n: n, k: k, mc: kernel.unpackedBlocking.mc) {
+        // B in place is decided per tile, for a single row tile of C (as here on one worker; on several, the
+        // tiling may add row tiles where it finds no other even split).
+        let blocking = kernel.unpackedBlocking
+        if transB == .none && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, rows: m, n: n, k: k, mc: blocking.mc)
+            && GEMMTiling(m: m, n: n, k: k, blocking, workers: 1).rowTiles == 1 {
             return .packedA
         }
         return .packed
