@@ -668,15 +668,10 @@ public enum GEMM {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
                             let (code, betaValue) = mode.codeAndBeta
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
-                            if rows == mr {
-                                rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: c + row * ldc + col, ldc: ldc,
-                                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next)
-                            } else {
-                                onScratchTile(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, cols: cols, mode: mode,
-                                              epilogue: e, scratch: edge) { tile, e in
-                                    rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: tile, ldc: nr,
-                                                alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next)
-                                }
+                            onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
+                                            scratch: edge) { c, ldc, e in
+                                rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code,
+                                            beta: betaValue, epilogue: e, prefetchingNext: next)
                             }
                             i += mr
                             continue
@@ -686,15 +681,10 @@ public enum GEMM {
                             let s = source.isActive && rows == mr ? source.kernelSlice(kc: kc) : nil
                             if s == nil { source.step() }
                             let a = aRows.base + row * aRows.ld + p0
-                            if rows == mr {
-                                rowsAKernel(rows: rows, kc: kc, a: a, lda: aRows.ld, b: bPanel, c: c + row * ldc + col, ldc: ldc,
-                                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: s)
-                            } else {
-                                onScratchTile(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, cols: cols, mode: mode,
-                                              epilogue: e, scratch: edge) { tile, e in
-                                    rowsAKernel(rows: rows, kc: kc, a: a, lda: aRows.ld, b: bPanel, c: tile, ldc: nr,
-                                                alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: nil)
-                                }
+                            onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
+                                            scratch: edge) { c, ldc, e in
+                                rowsAKernel(rows: rows, kc: kc, a: a, lda: aRows.ld, b: bPanel, c: c, ldc: ldc, alpha: alpha, mode: code,
+                                            beta: betaValue, epilogue: e, stream: s)
                             }
                             i += mr
                             continue
@@ -864,6 +854,20 @@ public enum GEMM {
         onScratchTile(mr: blocking.mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: cols, mode: mode,
                       epilogue: epilogue, scratch: scratch) { tile, e in
             runMicroKernel(kernel, panelRows: blocking.mr, rows: rows, kc: kc, a: a, b: b, c: tile, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
+        }
+    }
+
+    /// Runs `kernel(c, ldc, epilogue)` on a full-width tile of C: in place when it has all MR rows, else on
+    /// a scratch tile (`onScratchTile`), which the kernel fills whole.
+    @inline(__always)
+    static func onTileOrScratch(
+        mr: Int, nr: Int, c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, mode: KernelStoreMode,
+        epilogue: KernelEpilogue?, scratch: UnsafeMutablePointer<Float>,
+        _ kernel: (_ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: KernelEpilogue?) -> Void
+    ) {
+        if rows == mr { kernel(c, ldc, epilogue); return }
+        onScratchTile(mr: mr, nr: nr, c: c, ldc: ldc, rows: rows, cols: nr, mode: mode, epilogue: epilogue, scratch: scratch) {
+            kernel($0, nr, $1)
         }
     }
 
