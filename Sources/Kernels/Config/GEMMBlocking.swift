@@ -41,10 +41,13 @@ struct GEMMBlocking {
     /// 64→256 at 56×56 (256×3136×64) +4 / +3 %, 256×3136×256 +3 / +3 %, 160×3136×147 +5 / +3 %, 200×1000×1000
     /// +1 / +2 %, 256×784×1152 +1 / +1 %. Lost: K = 27 (64×50176×27) −23 / −8 %; at most MC rows with B over
     /// the bound (128×1024×4096) −3 / −4 %.
-    static func readsRowsOfBInPlace(_ kernel: GEMMMicroKernel, rowMajorB: Bool, rows: Int, n: Int, k: Int, mc: Int) -> Bool {
-        guard kernel == .avx512_8x32 && rowMajorB && k >= 32 else { return false }
-        if rows <= mc { return k * n < SourceRowsPrefetch.minimumSource }
-        return rows <= 2 * mc
+    /// (`blocking`: the GEMM's; its A panels must be the kernel's 8 rows, not the transposed path's 7.)
+    static func readsRowsOfBInPlace(
+        _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, rowMajorB: Bool, rows: Int, n: Int, k: Int
+    ) -> Bool {
+        guard kernel == .avx512_8x32 && blocking.mr == 8 && rowMajorB && k >= 32 else { return false }
+        if rows <= blocking.mc { return k * n < SourceRowsPrefetch.minimumSource }
+        return rows <= 2 * blocking.mc
     }
 
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.

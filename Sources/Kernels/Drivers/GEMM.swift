@@ -165,10 +165,10 @@ public enum GEMMPath: String, Sendable {
     /// Few columns otherwise: T = op(B)ᵀ·op(A)ᵀ on the packed path, then C = α·Tᵀ + β·C.
     case transposed = "transposed packed"
     /// The Goto/BLIS loops with B packed and A's rows read in place by the 8×32 kernel: row-major A,
-    /// AVX-512, at most `GEMMBlocking.maximumColumnsForRowsA` columns.
+    /// AVX-512, many rows, few columns, deep (`GEMMBlocking.readsRowsOfAInPlace`).
     case packedB = "B packed, A in place: 8x32 AVX-512"
     /// The Goto/BLIS loops with A packed and B's rows read in place by the 8×32 kernel (only a partial
-    /// last panel packed): at most MC rows, row-major B, AVX-512 (`GEMMBlocking.readsRowsOfBInPlace`).
+    /// last panel packed): one row tile of at most 2·MC rows, row-major B, AVX-512 (`GEMMBlocking.readsRowsOfBInPlace`).
     case packedA = "A packed, B in place: 8x32 AVX-512"
     /// The Goto/BLIS path: A and B packed, the register-blocked micro-kernel.
     case packed = "packed"
@@ -221,6 +221,7 @@ public enum GEMM {
             transposedGEMM(kernel, transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
         case .packedB:
+            // No packed A: `aRows` replaces it (the packed-A pointer and its padded rows go unused).
             packedGEMM(kernel, m, n, k, alpha, a0, 0, beta, c0, ldc, epilogue, threads, blocking: blocking,
                        sourceB: transB == .none ? RowMajorSource(base: b0, ld: ldb) : nil, aRows: RowMajorSource(base: a0, ld: lda)) {
                 Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
@@ -259,7 +260,7 @@ public enum GEMM {
         // B in place is decided per tile, for a single row tile of C (as here on one worker; on several, the
         // tiling may add row tiles where it finds no other even split).
         let blocking = kernel.unpackedBlocking
-        if transB == .none && GEMMBlocking.readsRowsOfBInPlace(kernel, rowMajorB: true, rows: m, n: n, k: k, mc: blocking.mc)
+        if transB == .none && GEMMBlocking.readsRowsOfBInPlace(kernel, blocking, rowMajorB: true, rows: m, n: n, k: k)
             && GEMMTiling(m: m, n: n, k: k, blocking, workers: 1).rowTiles == 1 {
             return .packedA
         }
@@ -547,7 +548,7 @@ public enum GEMM {
                         // B read in place by the kernel (only its partial last panel packed), where it pays;
                         // elsewhere a B that DRAM would feed is prefetched a chunk ahead of its packing.
                         let rowsB = aRows == nil && GEMMBlocking.readsRowsOfBInPlace(
-                            kernel, rowMajorB: sourceB != nil, rows: tileM, n: n, k: k, mc: blocking.mc) ? sourceB : nil
+                            kernel, blocking, rowMajorB: sourceB != nil, rows: tileM, n: n, k: k) ? sourceB : nil
                         let prefetchSource = rowsB == nil
                             && (tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource))
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
