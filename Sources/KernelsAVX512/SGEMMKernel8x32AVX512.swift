@@ -81,13 +81,18 @@ public func sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
     alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
-    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { k in
-        let p = b + ldb &* k
-        tessera_prefetch_l2(p + 32)
-        tessera_prefetch_l2(p + 48)
-        return p
-    }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
-               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { rowOfBPrefetchingNextPanel(b, ldb, $0) }, c: c, ldc: ldc,
+               alpha: alpha, mode: mode, beta: beta, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// Step k's 32 floats of an in-place B, `b + k·ldb`, after an L2 prefetch of the 32 floats that follow
+/// them (the next column panel's row k).
+@inline(__always)
+private func rowOfBPrefetchingNextPanel(_ b: UnsafePointer<Float>, _ ldb: Int, _ k: Int) -> UnsafePointer<Float> {
+    let p = b + ldb &* k
+    tessera_prefetch_l2(p + 32)
+    tessera_prefetch_l2(p + 48)
+    return p
 }
 
 /// `sgemmKernel8x32AVX512` with A read in place: row r of the tile starts at `a + min(r, rows − 1)·lda`,
@@ -118,6 +123,33 @@ public func sgemmKernel8x32AVX512RowsAPrefetchingRows(
     kernel8x32(kc: kc, a: { k, r in x[r, k] }, bStep: { k in stream.step(); return b + 32 &* k },
                c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The 8×32 kernel with both operands in place: A's rows as in `sgemmKernel8x32AVX512RowsA` (row r at
+/// `a + min(r, rows − 1)·lda`), B's as in `sgemmKernel8x32AVX512RowsB` (step k at `b + k·ldb`). Nothing is
+/// packed but a partial last panel of B. Same store modes and epilogue, and the same arithmetic per element.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsARowsB(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
+    ldc: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    let x = EightRows(a, rows: rows, stride: lda)
+    kernel8x32(kc: kc, a: { k, r in x[r, k] }, bStep: { b + ldb &* $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// `sgemmKernel8x32AVX512RowsARowsB` that also brings the next 32 columns of each of its rows of B into
+/// L2, as `sgemmKernel8x32AVX512RowsBPrefetchingNextPanel` does.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsARowsBPrefetchingNextPanel(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
+    ldc: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    let x = EightRows(a, rows: rows, stride: lda)
+    kernel8x32(kc: kc, a: { k, r in x[r, k] }, bStep: { rowOfBPrefetchingNextPanel(b, ldb, $0) }, c: c, ldc: ldc,
+               alpha: alpha, mode: mode, beta: beta, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
 /// C[0..<7, 0..<32] ⊕= α·A·B: the 7×32 tile (14 accumulators) on a 7-row A panel (7 floats per

@@ -227,20 +227,59 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
     }
 
-    /// Row-major A, at least 256 rows, at most 2048 columns and depth at least 1024 on AVX-512: the 8×32
-    /// kernel reads A's rows in place (`GEMMPath.packedB`). A last row panel of 1 row (a scratch tile); last
+    /// Row-major A, at least 256 rows, at most 2048 columns and depth at least 1024 on AVX-512, B packed: the
+    /// 8×32 kernel reads A's rows in place (`GEMMPath.packedB`). B's rows 1024 or 2048 floats apart (on few
+    /// L2 sets, so B stays packed), or B transposed. A last row panel of 1 row (a scratch tile); last
     /// column panels of 1, 8, 9, 16, 17 and 31 columns (the column-edge block); K over two and three
-    /// 768-deep blocks; α, β, both bias axes, leading dimensions over the minimum, both layouts of B; row
+    /// 768-deep blocks; α, β, both bias axes, leading dimensions over the minimum; row
     /// tiles that share the packed B; and one tile of two MC blocks of rows that packs B in chunks while
     /// prefetching the next chunk's rows (`SourceRowsPrefetch.minimumTallSource`), at 1 and 2 threads.
     /// (With transposed A, the SIMD8 kernel or other shapes, the packed path runs.)
     func testRowsOfAReadInPlace() throws {
+        let avx512 = Self.kernels.contains(.avx512_8x32)
         for n in [257, 264, 265, 272, 273, 287] {
-            try run(Case(m: 257, n: n, k: 1025, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+            try run(Case(m: 257, n: n, k: 1025, alpha: 0.5, beta: 0.5, padA: 1, padB: 1024 - n, padC: 3, biasAxis: .row, relu: true))
+            if avx512 { XCTAssertEqual(Self.avx512Path(m: 257, n: n, k: 1025, ldb: 1024), .packedB) }
         }
         try run(Case(transB: .transpose, m: 262, n: 273, k: 1601, beta: 1, padA: 2, padB: 1, biasAxis: .column, relu: true))
         try checkEveryKernelAtOneAndTwoThreads(
-            Case(m: 256, n: 2000, k: 1100, alpha: -1, beta: 0.5, padA: 1, padC: 1, biasAxis: .column, relu: true), seed: 5)
+            Case(m: 256, n: 2000, k: 1100, alpha: -1, beta: 0.5, padA: 1, padB: 48, padC: 1, biasAxis: .column, relu: true), seed: 5)
+        if avx512 { XCTAssertEqual(Self.avx512Path(m: 256, n: 2000, k: 1100, ldb: 2048), .packedB) }
+    }
+
+    /// The path `sgemm` takes for a row-major A and B on the AVX-512 kernel (which stays active).
+    static func avx512Path(m: Int, n: Int, k: Int, ldb: Int) -> GEMMPath {
+        GEMMMicroKernel.active = .avx512_8x32
+        return GEMM.path(m: m, n: n, k: k, ldb: ldb)
+    }
+
+    /// The `packedB` shapes with at most 4·MC rows on a row-major B whose rows spread over L2's sets: the
+    /// 8×32 kernel reads both operands in place (`GEMMPath.inPlace`), only a partial last panel of B packed.
+    /// A last row panel of 1 row; last column panels of 1, 8, 9, 16, 17 and 31 columns; K over two and three
+    /// 768-deep blocks; α, β, both bias axes, leading dimensions over the minimum; row tiles of 2·MC rows
+    /// (the column-edge blocks of both MC blocks in flight), and of at most 2·MC where the tiling alone would
+    /// leave 3 MC blocks in one; 1, 2 and 5 threads bit-identical.
+    func testBothOperandsReadInPlace() throws {
+        let avx512 = Self.kernels.contains(.avx512_8x32)
+        for n in [257, 264, 265, 272, 273, 287] {
+            try run(Case(m: 257, n: n, k: 1025, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true))
+            if avx512 { XCTAssertEqual(Self.avx512Path(m: 257, n: n, k: 1025, ldb: n + 2), .inPlace) }
+        }
+        try run(Case(m: 512, n: 257, k: 1025, beta: 1, padA: 3, padB: 1, biasAxis: .column, relu: true))
+        // 36 column tiles' worth of columns: one row tile of 3 MC blocks, but for the 2·MC bound on row tiles.
+        let t = Case(m: 264, n: 1160, k: 1025, alpha: -1, beta: 0.5, padA: 1, padC: 1, biasAxis: .column, relu: true)
+        for kernel in Self.kernels {
+            GEMMMicroKernel.active = kernel
+            let one = try runOnce(t, threads: 1, seed: 9, file: #filePath, line: #line)
+            for threads in [2, 5] {
+                let other = try runOnce(t, threads: threads, seed: 9, file: #filePath, line: #line)
+                XCTAssertTrue(one.elementsEqual(other) { $0.bitPattern == $1.bitPattern }, "differs at \(threads) threads with \(kernel)")
+            }
+        }
+        if avx512 {
+            XCTAssertEqual(Self.avx512Path(m: 512, n: 257, k: 1025, ldb: 258), .inPlace)
+            XCTAssertEqual(Self.avx512Path(m: 264, n: 1160, k: 1025, ldb: 1160), .inPlace)
+        }
     }
 
     /// One row tile of at most MC rows on a row-major B under `SourceRowsPrefetch.minimumSource` floats, or
@@ -320,7 +359,11 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             XCTAssertEqual(GEMM.path(transA: .transpose, m: 64, n: 300, k: 576), avx512 ? .packedA : .packed)
             XCTAssertEqual(GEMM.path(transB: .transpose, m: 200, n: 300, k: 576), .packed)
             XCTAssertEqual(GEMM.path(m: 64, n: 50176, k: 576), .packed)
-            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), avx512 ? .packedB : .packed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304), avx512 ? .inPlace : .packed)
+            XCTAssertEqual(GEMM.path(m: 512, n: 784, k: 2304, ldb: 1024), avx512 ? .packedB : .packed)   // B's rows on few L2 sets
+            XCTAssertEqual(GEMM.path(m: 512, n: 1280, k: 2304), avx512 ? .packedB : .packed)
+            XCTAssertEqual(GEMM.path(m: 513, n: 784, k: 2304), avx512 ? .packedB : .packed)
+            XCTAssertEqual(GEMM.path(transB: .transpose, m: 512, n: 784, k: 2304), avx512 ? .packedB : .packed)
             XCTAssertEqual(GEMM.path(m: 256, n: 2048, k: 1024), avx512 ? .packedB : .packed)
             XCTAssertEqual(GEMM.path(transA: .transpose, m: 512, n: 784, k: 2304), .packed)
             XCTAssertEqual(GEMM.path(m: 255, n: 784, k: 2304), .packed)

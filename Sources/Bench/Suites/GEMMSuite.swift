@@ -43,7 +43,7 @@ enum GEMMSuite {
             let algorithm = switch path {
             case .rowVector: "row-vector \(s.transB == .transpose ? "dot" : "axpy") (no packing)"
             case .packed, .transposed: "\(path.rawValue) \(GEMMMicroKernel.active.rawValue)"
-            case .rankK, .unpackedA, .unpackedATransposed, .packedB, .packedA: path.rawValue
+            case .rankK, .unpackedA, .unpackedATransposed, .packedB, .packedA, .inPlace: path.rawValue
             }
             ctx.reporter.record(CaseResult(
                 suite: "gemm", name: s.name, threads: threads, seconds: t,

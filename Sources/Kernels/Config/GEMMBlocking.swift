@@ -28,6 +28,23 @@ struct GEMMBlocking {
     /// 512×784×512 −1 / 0): there the in-place rows are read by more kernel calls per element of A, or
     /// by shorter ones, than the packing costs.
     static func readsRowsOfAInPlace(m: Int, n: Int, k: Int) -> Bool { m >= 256 && n <= 2048 && k >= 1024 }
+    /// Whether such a GEMM, on a row-major B, reads B's rows in place too (`GEMMPath.inPlace`): no packing
+    /// at all. At most 4·MC rows, since every row tile (at most 2·MC rows) re-reads B; and B's rows spread
+    /// over L2's sets, since a KC-deep panel of them must stay in L2 while an MC block's row panels re-read
+    /// it: at most 4 of its rows on one set, i.e. the row starts take at least KC/4 distinct offsets within
+    /// an L2 way (`l2WayBytes`). Zen 4, alternating in-process medians of 7–15, B packed → in place, 1 / 2
+    /// threads: VGG conv4_2 as a GEMM (512×784×4608) 0 / +6 % and +4 / +5 %, conv4_1 (512×784×2304) 0 / +3 %
+    /// and +1 / +3 %, 256×784×1152 +5 / −1 %, 300×500×1100 +3 / +2 %, 400×640×1500 +4 / +2 %. Lost: rows on
+    /// few sets (ldb 1024: 512×1024×2048 −4 / −5 %, 256×1024×1024 −1 / −7 %; ldb 512: 512×512×2048 +1 / −3 %;
+    /// ldb 1280: 512×1280×1024 −2 / −1 %), more rows (1024³ −5 / −4 %, 2048×1000×2000 −12 / −13 %).
+    static func readsRowsOfBInPlaceWithA(_ blocking: GEMMBlocking, m: Int, ldb: Int) -> Bool {
+        guard m <= 4 * blocking.mc else { return false }
+        var a = ldb * MemoryLayout<Float>.stride, b = l2WayBytes
+        while b != 0 { (a, b) = (b, a % b) }
+        return l2WayBytes / a * 4 >= blocking.kc   // distinct row offsets in a way: l2WayBytes ÷ gcd(row bytes, l2WayBytes)
+    }
+    /// Bytes of one way of L2 (1 MiB, 8 ways on Zen 4): addresses this far apart share a set.
+    static let l2WayBytes = 128 << 10
     /// Whether a tile that holds all rows of C has the AVX-512 kernel read a row-major B in place, packing
     /// only its partial last panel: depth at least 32, and either at most MC rows with B under
     /// `SourceRowsPrefetch.minimumSource` floats (a larger B keeps its packing in prefetched chunks), or
@@ -173,6 +190,9 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 ///   conv2_1 150 → 169, the ResNet stem 127 → 151; as implicit-GEMM convolutions conv1_2 121 → 150,
 ///   stem 99 → 104; every other VGG-16 / ResNet-50 shape keeps its tiling.
 ///
+/// - `maximumRows` (a region whose tiles read B in place, `GEMMPath.inPlace`): at least as many row
+///   tiles as keep each within that many rows.
+///
 /// The tiling changes which core computes a tile, never the arithmetic of an element (the kernel
 /// calls and their order per element are the same for any cut), so results stay bit-identical for
 /// any worker count. A prepacked B (`PackedMatrixB`) fixes `columnTiles` at packing time.
@@ -182,7 +202,7 @@ struct GEMMTiling {
     /// Tiles per region that the cuts aim for (then rounded to a multiple of the workers).
     static let target = 8
 
-    init(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking, workers: Int, columnTiles fixed: Int? = nil) {
+    init(m: Int, n: Int, k: Int, _ blocking: GEMMBlocking, workers: Int, columnTiles fixed: Int? = nil, maximumRows: Int? = nil) {
         let mr = blocking.mr, nr = blocking.nr
         self.m = m; self.n = n; self.mr = mr; self.nr = nr
         columnPanels = (n + nr - 1) / nr
@@ -195,6 +215,7 @@ struct GEMMTiling {
         } else {
             while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
         }
+        if let maximumRows { mTiles = max(mTiles, (rowPanels + maximumRows / mr - 1) / (maximumRows / mr)) }
         mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
         // A tile count that the workers divide: more rows where there are rows to split, else more columns.
         // (More workers than panels could never be met; the bound also keeps a huge `threads` from overflowing.)

@@ -167,6 +167,10 @@ public enum GEMMPath: String, Sendable {
     /// The Goto/BLIS loops with B packed and A's rows read in place by the 8×32 kernel: row-major A,
     /// AVX-512, many rows, few columns, deep (`GEMMBlocking.readsRowsOfAInPlace`).
     case packedB = "B packed, A in place: 8x32 AVX-512"
+    /// The Goto/BLIS loops with neither operand packed: the `packedB` shapes on a row-major B, at most 4·MC
+    /// rows, whose rows spread over L2's sets (`GEMMBlocking.readsRowsOfBInPlaceWithA`), read in place by
+    /// the 8×32 kernel on row tiles of at most 2·MC rows, K block by K block.
+    case inPlace = "A and B in place: 8x32 AVX-512"
     /// The Goto/BLIS loops with A packed and B's rows read in place by the 8×32 kernel (only a partial
     /// last panel packed): one row tile of at most 2·MC rows, row-major B, AVX-512 (`GEMMBlocking.readsRowsOfBInPlace`).
     case packedA = "A packed, B in place: 8x32 AVX-512"
@@ -204,7 +208,7 @@ public enum GEMM {
         try validateC(m: m, n: n, c: c, ldc: ldc, epilogue: epilogue)
         let a0 = a.baseAddress!, b0 = b.baseAddress!, c0 = c.baseAddress!
         let kernel = GEMMMicroKernel.active, blocking = kernel.unpackedBlocking
-        switch path(kernel, transA: transA, transB: transB, m: m, n: n, k: k) {
+        switch path(kernel, transA: transA, transB: transB, m: m, n: n, k: k, ldb: ldb) {
         case .rowVector:
             rowVectorGEMM(transA, transB, m, n, k, alpha, a0, lda, b0, ldb, beta, c0, ldc, epilogue, threads)
             return
@@ -227,6 +231,13 @@ public enum GEMM {
                 Packing.packB(transB, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
             }
             return
+        case .inPlace:
+            // Neither operand packed (but B's partial last panel): `aRows` and `bRows` replace them.
+            packedGEMM(kernel, m, n, k, alpha, a0, 0, beta, c0, ldc, epilogue, threads, blocking: blocking,
+                       aRows: RowMajorSource(base: a0, ld: lda), bRows: RowMajorSource(base: b0, ld: ldb)) {
+                Packing.packB(.none, b0, ldb, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5)
+            }
+            return
         case .packedA, .packed:
             break
         }
@@ -242,11 +253,12 @@ public enum GEMM {
     }
 
     /// The loops `sgemm` runs for this shape with the active micro-kernel (Bench reports it).
-    public static func path(transA: Transpose = .none, transB: Transpose = .none, m: Int, n: Int, k: Int) -> GEMMPath {
-        path(GEMMMicroKernel.active, transA: transA, transB: transB, m: m, n: n, k: k)
+    /// `ldb`: B's leading dimension, the minimum (N, or K for a transposed B) by default.
+    public static func path(transA: Transpose = .none, transB: Transpose = .none, m: Int, n: Int, k: Int, ldb: Int? = nil) -> GEMMPath {
+        path(GEMMMicroKernel.active, transA: transA, transB: transB, m: m, n: n, k: k, ldb: ldb ?? (transB == .none ? n : k))
     }
 
-    static func path(_ kernel: GEMMMicroKernel, transA: Transpose, transB: Transpose, m: Int, n: Int, k: Int) -> GEMMPath {
+    static func path(_ kernel: GEMMMicroKernel, transA: Transpose, transB: Transpose, m: Int, n: Int, k: Int, ldb: Int) -> GEMMPath {
         if m <= GEMMBlocking.smallM { return .rowVector }
         if k <= GEMMBlocking.smallK { return .rankK }
         if prefersUnpackedA(kernel, transA, m: m, n: n) { return .unpackedA }
@@ -256,7 +268,9 @@ public enum GEMM {
         // 100×1000×2048 +31 % / +32 %; at 256 rows (256×2048×1024) +3 % / −2 %, hence the bound.
         if transB == .transpose && m <= 128 && prefersUnpackedA(kernel, .none, m: n, n: m) { return .unpackedATransposed }
         if prefersTransposed(m: m, n: n) { return .transposed }
-        if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) { return .packedB }
+        if kernel == .avx512_8x32 && transA == .none && GEMMBlocking.readsRowsOfAInPlace(m: m, n: n, k: k) {
+            return transB == .none && GEMMBlocking.readsRowsOfBInPlaceWithA(kernel.unpackedBlocking, m: m, ldb: ldb) ? .inPlace : .packedB
+        }
         // B in place is decided per tile, for a single row tile of C (as here on one worker; on several, the
         // tiling may add row tiles where it finds no other even split).
         let blocking = kernel.unpackedBlocking
@@ -442,19 +456,22 @@ public enum GEMM {
     /// With `packA` (`PackingTilesA`), A is not packed yet: the region's first tiles pack it and the
     /// product tiles wait for them (with one column tile, each product tile packs its own rows).
     /// `finishTile(rows, columns)` runs on a tile of C once it is complete, in the same region.
-    /// `blocking`: the one A was packed with (its KC), the kernel's by default.
+    /// `blocking`: the one A was packed with (its KC), the kernel's by default. `aRows`: A read in place
+    /// instead (`packedA` unused); `bRows`: B read in place by every tile as well, K block by K block
+    /// (`GEMMPath.inPlace`; `packB` packs only a partial last panel), on row tiles of at most 2·MC rows.
     static func packedGEMM(
         _ kernel: GEMMMicroKernel, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ packedA: UnsafePointer<Float>, _ paddedM: Int,
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
         blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
-        sourceB: RowMajorSource? = nil, aRows: RowMajorSource? = nil,
+        sourceB: RowMajorSource? = nil, aRows: RowMajorSource? = nil, bRows: RowMajorSource? = nil,
         finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
         precondition(prepackedB == nil || blocking.kc == kernel.blocking.kc, "PackedMatrixB is packed with the kernel's KC")
         // Tiling for the threads the region may use (rounded to a multiple of them), then the workers.
         let cap = Scheduler.threadCount(tiles: Int.max, work: 2 * Double(m) * Double(n) * Double(k), threads: threads)
-        let tiling = GEMMTiling(m: m, n: n, k: k, blocking, workers: cap, columnTiles: prepackedB?.columnTiles)
+        let tiling = GEMMTiling(m: m, n: n, k: k, blocking, workers: cap, columnTiles: prepackedB?.columnTiles,
+                                maximumRows: bRows == nil ? nil : 2 * blocking.mc)   // MC blocks' column edges: 2 in flight
         let rowTiles = tiling.rowTiles, colTiles = tiling.columnTiles
         let workers = min(cap, tiling.count)
         let edgeScratch = edgeScratchCount(blocking)
@@ -471,9 +488,9 @@ public enum GEMM {
         // read in place, as one group. But with one column tile whose packed B is small
         // (`GEMMBlocking.maximumPrivatePackedB`), each worker packs all of B for itself on its first
         // tile: no product waits for another core's packing or reads the lines that core just wrote.
-        let privateB = prepackedB == nil && colTiles == 1 && rowTiles > 1 && workers > 1
+        let privateB = bRows == nil && prepackedB == nil && colTiles == 1 && rowTiles > 1 && workers > 1
             && packedBPerTile <= GEMMBlocking.maximumPrivatePackedB
-        let sharedB = (rowTiles > 1 && !privateB) || prepackedB != nil
+        let sharedB = (rowTiles > 1 && !privateB && bRows == nil) || prepackedB != nil
         let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch   // a private B included
         let groupTiles = prepackedB != nil ? colTiles
             : sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
@@ -544,11 +561,11 @@ public enum GEMM {
                         // a tile of two blocks of rows on a B that DRAM would feed (`minimumTallSource`).
                         let tall = tileM > blocking.mc && tileM <= 2 * blocking.mc && sourceB != nil
                             && k * n >= SourceRowsPrefetch.minimumTallSource
-                        let round = tileM <= blocking.mc || tall ? blocking.kc : k
+                        let round = tileM <= blocking.mc || tall || bRows != nil ? blocking.kc : k
                         // B read in place by the kernel (only its partial last panel packed), where it pays;
                         // elsewhere a B that DRAM would feed is prefetched a chunk ahead of its packing.
-                        let rowsB = aRows == nil && GEMMBlocking.readsRowsOfBInPlace(
-                            kernel, blocking, rowMajorB: sourceB != nil, rows: tileM, n: n, k: k) ? sourceB : nil
+                        let rowsB = bRows ?? (aRows == nil && GEMMBlocking.readsRowsOfBInPlace(
+                            kernel, blocking, rowMajorB: sourceB != nil, rows: tileM, n: n, k: k) ? sourceB : nil)
                         let prefetchSource = rowsB == nil
                             && (tall || (tileM <= blocking.mc && sourceB != nil && k * n >= SourceRowsPrefetch.minimumSource))
                         let chunk = prefetchSource ? blocking.prefetchedBChunkColumns
@@ -671,8 +688,9 @@ public enum GEMM {
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
                             onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
                                             scratch: edge) { c, ldc, e in
-                                rowsBKernel(kc: kc, a: aPanel, b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code,
-                                            beta: betaValue, epilogue: e, prefetchingNext: next)
+                                rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: aRows.map { ($0.base + row * $0.ld + p0, $0.ld) },
+                                            b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code, beta: betaValue, epilogue: e,
+                                            prefetchingNext: next)
                             }
                             i += mr
                             continue
@@ -956,22 +974,33 @@ extension GEMM {
         #endif
     }
 
-    /// The 8×32 AVX-512 kernel on B's rows in place (`sgemmKernel8x32AVX512RowsB`), prefetching the next
-    /// column panel or not.
+    /// The 8×32 AVX-512 kernel on B's rows in place, prefetching the next column panel or not: on a packed
+    /// A panel (`sgemmKernel8x32AVX512RowsB`), or with `aRows` (its tile's first row, `lda`) on A's rows in
+    /// place too (`sgemmKernel8x32AVX512RowsARowsB`; `rows` of them valid).
     @inline(__always)
     static func rowsBKernel(
-        kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-        alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool
+        rows: Int, kc: Int, a: UnsafePointer<Float>, aRows: (UnsafePointer<Float>, lda: Int)?, b: UnsafePointer<Float>, ldb: Int,
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool
     ) {
         #if TESSERA_AVX512
-        if prefetchingNext {
+        let bias = (epilogue: e != nil, row: e?.rowBias, column: e?.columnBias, relu: e?.relu ?? false)
+        switch (aRows, prefetchingNext) {
+        case let ((a, lda)?, true):
+            sgemmKernel8x32AVX512RowsARowsBPrefetchingNextPanel(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
+        case let ((a, lda)?, false):
+            sgemmKernel8x32AVX512RowsARowsB(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
+        case (nil, true):
             sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
                 kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
-                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
-        } else {
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
+        case (nil, false):
             sgemmKernel8x32AVX512RowsB(
                 kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
-                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
         }
         #else
         preconditionFailure("B in place needs the AVX-512 kernels")
