@@ -166,7 +166,8 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 
 /// How one packed GEMM cuts C into the tiles of its parallel region: column tiles of whole NR-column
 /// panels, then row tiles of whole MR-row panels, each spread evenly (tile sizes differ by at most
-/// one panel, so no tile is a sliver that leaves a core idle at the end of the region).
+/// one panel, so no tile is a sliver that leaves a core idle at the end of the region), or guided
+/// (below).
 ///
 /// - Columns: at most NC wide and `maxPackedB / K` wide (a tile packs its K × columns of B), split
 ///   further while tiles stay ≥ 128 columns and the region has fewer than `target` tiles.
@@ -190,6 +191,15 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 ///   conv2_1 150 → 169, the ResNet stem 127 → 151; as implicit-GEMM convolutions conv1_2 121 → 150,
 ///   stem 99 → 104; every other VGG-16 / ResNet-50 shape keeps its tiling.
 ///
+/// - But C of at most MC rows on several workers gets guided column tiles instead, one row tile: each
+///   takes 1/(2·workers) of the panels the tiles before it left (at least one, at most the widest tile
+///   above), so the region ends on one-panel tiles. With even tiles, a core woken 20–40 µs after the
+///   caller (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152
+///   on 2 threads, traced, the caller idle for 96 µs of 1312. Zen 4, 2 threads, alternating in-process
+///   medians of 7, even → guided: 128×784×1152 +3 %, 128×784×512 +1 %, 64×784×576 +1 %, 64×3136×576
+///   +4 %, 64×3136×256 +3 %, VGG conv1_1 as a GEMM (64×50176×27) +7 %, the ResNet stem and conv1_2 0;
+///   as convolutions, implicit GEMM on ResNet's 3×3 64 at 56² +10 %, 3×3 128 at 28² +2 %, the stem +4 %,
+///   VGG conv2_1 +5 %, im2col 3×3 64 +5 %, gemm-1x1 512→128 +5 %, 256→64 +1 %.
 /// - `maximumRows` (a region whose tiles read B in place, `GEMMPath.inPlace`): at least as many row
 ///   tiles as keep each within that many rows.
 ///
@@ -199,6 +209,8 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 struct GEMMTiling {
     let columnPanels: Int, columnTiles: Int, rowPanels: Int, rowTiles: Int
     let nr: Int, mr: Int, m: Int, n: Int
+    /// Guided column tiles: the workers they are cut for (0: even tiles) and the widest, in panels.
+    private let guidedWorkers: Int, guidedWidest: Int
     /// Tiles per region that the cuts aim for (then rounded to a multiple of the workers).
     static let target = 8
 
@@ -210,6 +222,16 @@ struct GEMMTiling {
         var nTiles = fixed ?? GEMMTiling.columnTiles(n: n, k: k, blocking)
         var mTiles = 1
         let oneRowBlock = fixed == nil && m <= blocking.mc
+        let w = max(1, min(workers, rowPanels * columnPanels))
+        if oneRowBlock && w > 1 {
+            let widest = max(1, min(blocking.nc, GEMMBlocking.maxPackedB / k) / nr)
+            var tiles = 0, p = 0
+            while p < columnPanels { p += GEMMTiling.guidedPanels(left: columnPanels - p, workers: w, widest: widest); tiles += 1 }
+            guidedWorkers = w; guidedWidest = widest
+            columnTiles = tiles; rowTiles = 1
+            return
+        }
+        guidedWorkers = 0; guidedWidest = 0
         if oneRowBlock {
             while nTiles < GEMMTiling.target && n / (nTiles + 1) >= 64 { nTiles += 1 }
         } else {
@@ -219,7 +241,6 @@ struct GEMMTiling {
         mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
         // A tile count that the workers divide: more rows where there are rows to split, else more columns.
         // (More workers than panels could never be met; the bound also keeps a huge `threads` from overflowing.)
-        let w = max(1, min(workers, rowPanels * columnPanels))
         if (nTiles * mTiles) % w != 0 {
             var rows = mTiles + 1
             while (nTiles * rows) % w != 0 { rows += 1 }
@@ -246,13 +267,27 @@ struct GEMMTiling {
         return tiles
     }
 
+    /// Panels of the next guided tile: 1/(2·workers) of those `left`, at least one and at most `widest`.
+    static func guidedPanels(left: Int, workers: Int, widest: Int) -> Int {
+        min(widest, max(1, (left + 2 * workers - 1) / (2 * workers)))
+    }
+
     var count: Int { columnTiles * rowTiles }
     /// Columns of the widest column tile, padded to whole panels: the packed B one tile holds is K × this.
-    var widestColumns: Int { (columnPanels + columnTiles - 1) / columnTiles * nr }
+    var widestColumns: Int {
+        guidedWorkers > 0 ? GEMMTiling.guidedPanels(left: columnPanels, workers: guidedWorkers, widest: guidedWidest) * nr
+            : (columnPanels + columnTiles - 1) / columnTiles * nr
+    }
 
-    /// Column tile `j`: its first column and width (its panels are columnPanels·j/columnTiles onwards).
+    /// Column tile `j`: its first column and width (even tiles: its panels are columnPanels·j/columnTiles
+    /// onwards; guided ones: after those of the tiles before it, which are wider or as wide).
     func columns(_ j: Int) -> (start: Int, count: Int) {
-        let p0 = columnPanels * j / columnTiles, p1 = columnPanels * (j + 1) / columnTiles
+        var p0 = columnPanels * j / columnTiles, p1 = columnPanels * (j + 1) / columnTiles
+        if guidedWorkers > 0 {
+            p0 = 0
+            for _ in 0..<j { p0 += GEMMTiling.guidedPanels(left: columnPanels - p0, workers: guidedWorkers, widest: guidedWidest) }
+            p1 = p0 + GEMMTiling.guidedPanels(left: columnPanels - p0, workers: guidedWorkers, widest: guidedWidest)
+        }
         return (p0 * nr, min(p1 * nr, n) - p0 * nr)
     }
 
