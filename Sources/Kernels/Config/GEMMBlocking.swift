@@ -191,7 +191,8 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 ///   conv2_1 150 → 169, the ResNet stem 127 → 151; as implicit-GEMM convolutions conv1_2 121 → 150,
 ///   stem 99 → 104; every other VGG-16 / ResNet-50 shape keeps its tiling.
 ///
-/// - But C of at most MC rows on several workers gets guided column tiles instead, one row tile: each
+/// - But C of at most MC rows, or C with `target` column tiles or more (so one row tile; not with
+///   `maximumRows`), on several workers gets guided column tiles instead, one row tile: each
 ///   takes 1/(2·workers) of the panels the tiles before it left (at least one, at most the widest tile
 ///   above), so the region ends on one-panel tiles. With even tiles, a core woken 20–40 µs after the
 ///   caller (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152
@@ -199,7 +200,10 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 ///   medians of 7, even → guided: 128×784×1152 +3 %, 128×784×512 +1 %, 64×784×576 +1 %, 64×3136×576
 ///   +4 %, 64×3136×256 +3 %, VGG conv1_1 as a GEMM (64×50176×27) +7 %, the ResNet stem and conv1_2 0;
 ///   as convolutions, implicit GEMM on ResNet's 3×3 64 at 56² +10 %, 3×3 128 at 28² +2 %, the stem +4 %,
-///   VGG conv2_1 +5 %, im2col 3×3 64 +5 %, gemm-1x1 512→128 +5 %, 256→64 +1 %.
+///   VGG conv2_1 +5 %, im2col 3×3 64 +5 %, gemm-1x1 512→128 +5 %, 256→64 +1 %. With more rows (medians of
+///   9–13): ResNet's 1×1 64→256 at 56² as a GEMM (256×3136×64) +2–3 %, VGG conv3_1 (256×3136×1152) +2–3 %,
+///   conv3_2 +2 %, 256×3136×256 +2 %, 160×3136×147 +2–7 %, 200×1500×1300 +1 %, 256×12544×576 0; as
+///   convolutions, gemm-1x1 64→256 +6 %, implicit GEMM 3×3 128→256 at 56² +3 %, im2col 3×3 256 +1 %.
 /// - `maximumRows` (a region whose tiles read B in place, `GEMMPath.inPlace`): at least as many row
 ///   tiles as keep each within that many rows.
 ///
@@ -223,7 +227,9 @@ struct GEMMTiling {
         var mTiles = 1
         let oneRowBlock = fixed == nil && m <= blocking.mc
         let w = max(1, min(workers, rowPanels * columnPanels))
-        if oneRowBlock && w > 1 {
+        // One row tile either way: C of at most MC rows, or as many column tiles as the region aims for.
+        let oneRowTile = oneRowBlock || (fixed == nil && maximumRows == nil && nTiles >= GEMMTiling.target)
+        if oneRowTile && w > 1 {
             let widest = max(1, min(blocking.nc, GEMMBlocking.maxPackedB / k) / nr)
             var tiles = 0, p = 0
             while p < columnPanels { p += GEMMTiling.guidedPanels(left: columnPanels - p, workers: w, widest: widest); tiles += 1 }
