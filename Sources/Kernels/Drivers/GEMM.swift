@@ -165,7 +165,7 @@ public enum GEMMPath: String, Sendable {
     /// Few columns otherwise: T = op(B)ᵀ·op(A)ᵀ on the packed path, then C = α·Tᵀ + β·C.
     case transposed = "transposed packed"
     /// The Goto/BLIS loops with B packed and A's rows read in place by the 8×32 kernel: row-major A,
-    /// AVX-512, many rows, few columns, deep (`GEMMBlocking.readsRowsOfAInPlace`).
+    /// AVX-512, many rows, few columns, deep (`GEMMBlocking.readsRowsOfAInPlace`), where `inPlace` does not apply.
     case packedB = "B packed, A in place: 8x32 AVX-512"
     /// The Goto/BLIS loops with neither operand packed: the `packedB` shapes on a row-major B, at most 4·MC
     /// rows, whose rows spread over L2's sets (`GEMMBlocking.readsRowsOfBInPlaceWithA`), read in place by
