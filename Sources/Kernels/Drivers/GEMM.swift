@@ -686,11 +686,15 @@ public enum GEMM {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
                             let (code, betaValue) = mode.codeAndBeta
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
+                            // A in place too: on the first column panel, the others prefetch the next row panel's rows of A.
+                            let nextRows = min(mr, m0 + tileM - row - mr), lines = (kc * 4 + 63) / 64 + 1
+                            let stream = aRows.flatMap { a in j == 0 && i > 0 && nextRows > 0
+                                ? (UnsafeRawPointer(a.base + (row + mr) * a.ld + p0), a.ld * 4, lines, 0, 0, nextRows * lines) : nil }
                             onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
                                             scratch: edge) { c, ldc, e in
                                 rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: aRows.map { ($0.base + row * $0.ld + p0, $0.ld) },
                                             b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code, beta: betaValue, epilogue: e,
-                                            prefetchingNext: next)
+                                            prefetchingNext: next, stream: stream)
                             }
                             i += mr
                             continue
@@ -976,14 +980,23 @@ extension GEMM {
 
     /// The 8×32 AVX-512 kernel on B's rows in place, prefetching the next column panel or not: on a packed
     /// A panel (`sgemmKernel8x32AVX512RowsB`), or with `aRows` (its tile's first row, `lda`) on A's rows in
-    /// place too (`sgemmKernel8x32AVX512RowsARowsB`; `rows` of them valid).
+    /// place too (`sgemmKernel8x32AVX512RowsARowsB`; `rows` of them valid), there with a prefetch stream of
+    /// rows (`…PrefetchingRows`) where `stream` is given and the next panel is not prefetched.
     @inline(__always)
     static func rowsBKernel(
         rows: Int, kc: Int, a: UnsafePointer<Float>, aRows: (UnsafePointer<Float>, lda: Int)?, b: UnsafePointer<Float>, ldb: Int,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool,
+        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)? = nil
     ) {
         #if TESSERA_AVX512
         let bias = (epilogue: e != nil, row: e?.rowBias, column: e?.columnBias, relu: e?.relu ?? false)
+        if let (a, lda) = aRows, let s, !prefetchingNext {
+            sgemmKernel8x32AVX512RowsARowsBPrefetchingRows(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu,
+                base: s.base, stride: s.stride, linesPerRow: s.linesPerRow, row: s.row, line: s.line, count: s.count)
+            return
+        }
         switch (aRows, prefetchingNext) {
         case let ((a, lda)?, true):
             sgemmKernel8x32AVX512RowsARowsBPrefetchingNextPanel(
