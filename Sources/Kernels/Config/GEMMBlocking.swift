@@ -67,6 +67,13 @@ struct GEMMBlocking {
         return rows <= 2 * blocking.mc
     }
 
+    /// From this depth of a kernel call on, the packed GEMM's loops bring the call's tile of C into L2
+    /// just before it (`prefetchTile`): the call loads and stores C at its end, and C has often left L2
+    /// since the tile's last K block. Shorter calls gained nothing from it and paid for the prefetches.
+    /// Zen 4, alternating in-process medians of 9, none → prefetch, 1 / 2 threads: ResNet's stem as a GEMM
+    /// (64×12544×147) +15 / +9 %, 128×12544×576 +4 / +8 %, 64×50176×576 +4 / +5 %, 256×3136×1152 +4 / +2 %,
+    /// VGG conv4_1 +2 / +1 %, conv4_2 +2.5 / 0; but depth 128 (512×784×128) −2 / −2 %, 64 (256×3136×64) −1 / −2 %.
+    static let minimumDepthForCPrefetch = 144
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

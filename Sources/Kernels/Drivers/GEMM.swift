@@ -682,6 +682,7 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
+                        if rows == mr && cols == nr && kc >= GEMMBlocking.minimumDepthForCPrefetch { prefetchTile(c + row * ldc + col, ld: ldc, rows: mr, columns: nr) }
                         if let rowsB {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
                             let (code, betaValue) = mode.codeAndBeta
@@ -1089,6 +1090,19 @@ struct BlockPrefetch {
         guard let next, done < lines else { return }
         let end = min(lines, done + linesPerCall)
         while done < end { tessera_prefetch_l2(next + 16 * done); done += 1 }
+    }
+}
+
+/// Brings `rows` × `columns` floats at `p`, rows `ld` apart, into L2: a tile of C ahead of the kernel call
+/// that loads and stores it at its end, where an L3 miss per line would stall it
+/// (`GEMMBlocking.minimumDepthForCPrefetch`).
+@inline(__always)
+func prefetchTile(_ p: UnsafePointer<Float>, ld: Int, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let row = p + r * ld
+        var q = 0
+        while q < columns { tessera_prefetch_l2(row + q); q += 16 }
+        tessera_prefetch_l2(row + columns - 1)
     }
 }
 
