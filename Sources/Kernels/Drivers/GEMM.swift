@@ -491,7 +491,8 @@ public enum GEMM {
         let privateB = bRows == nil && prepackedB == nil && colTiles == 1 && rowTiles > 1 && workers > 1
             && packedBPerTile <= GEMMBlocking.maximumPrivatePackedB
         let sharedB = (rowTiles > 1 && !privateB && bRows == nil) || prepackedB != nil
-        let perWorker = (sharedB ? 0 : packedBPerTile) + edgeScratch   // a private B included
+        // A private B included; B in place packs only its partial last panel, K × NR (`gemmTile`'s `rowsB`).
+        let perWorker = (sharedB ? 0 : bRows != nil ? k * blocking.nr : packedBPerTile) + edgeScratch
         let groupTiles = prepackedB != nil ? colTiles
             : sharedB ? max(1, min(colTiles, GEMMBlocking.maximumSharedPackedB / packedBPerTile)) : colTiles
         let shared = sharedB && prepackedB == nil ? groupTiles * packedBPerTile : 0
@@ -580,10 +581,8 @@ public enum GEMM {
                                     if rowsB == nil {
                                         packTileB(blocking, packB, p0: q, k: k, n0: n0 + c0, tileN: cn, dst: bPacked)
                                     } else if cn % blocking.nr != 0 {
-                                        // Where `gemmTile` looks for the panel in a packed chunk of `cn` columns.
-                                        let full = cn / blocking.nr * blocking.nr, depth = min(blocking.kc, k - q)
-                                        packB(q, depth, n0 + c0 + full, cn - full, blocking.nr,
-                                              bPacked + q * (full + blocking.nr) + full * depth)
+                                        let full = cn / blocking.nr * blocking.nr
+                                        packB(q, min(blocking.kc, k - q), n0 + c0 + full, cn - full, blocking.nr, bPacked + q * blocking.nr)
                                     }
                                 }
                                 if p0 == 0 && c0 == 0 { packed.wait(until: packTiles) }   // A's packing
@@ -676,7 +675,8 @@ public enum GEMM {
                 var j = 0
                 while j < tileN {
                     let col = n0 + j, cols = min(nr, n - col)
-                    let bPanel = bBlock + j * kc
+                    // B in place: only the partial last panel is packed, all K of it, K block p0 at p0 · NR.
+                    let bPanel = rowsB == nil ? bBlock + j * kc : bPacked + p0 * nr
                     if cols < nr {
                         // The partial last column panel accumulates over all K blocks in a scratch block
                         // and reaches C once, instead of a copy in and out per K block.
