@@ -343,7 +343,21 @@ public func sgemmKernel8x16AVX512(
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
-    kernel8x16(kc: kc, a: a, bStep: { b + bStride * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+    kernel8x16(kc: kc, a: { k, r in a[8 &* k &+ r] }, bStep: { b + bStride * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// The half-width kernel with A read in place, as `sgemmKernel8x32AVX512RowsA` (row r at
+/// `a + min(r, rows − 1)·lda`): for a GEMM that reads A in place, the last 1–16 columns, where the
+/// 8×32 kernel spent half its FMAs on zero columns (VGG conv4_x as GEMMs: N = 784, 16 in the last panel).
+@inline(never)
+public func sgemmKernel8x16AVX512RowsA(
+    rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, bStride: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    let x = EightRows(a, rows: rows, stride: lda)
+    kernel8x16(kc: kc, a: { k, r in x[r, k] }, bStep: { b + bStride &* $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
@@ -355,29 +369,28 @@ public func sgemmKernel8x16AVX512Indirect(
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float,
     epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
 ) {
-    kernel8x16(kc: kc, a: a, bStep: { b + Int(offsets[$0]) }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+    kernel8x16(kc: kc, a: { k, r in a[8 &* k &+ r] }, bStep: { b + Int(offsets[$0]) }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
-/// The body both half-width entry points inline: `bStep(k)` is where step k's 16 B values start.
+/// The body the half-width entry points inline: `a(k, row)` is A's element of step k in `row`, and
+/// `bStep(k)` is where step k's 16 B values start.
 @inline(__always)
 private func kernel8x16(
-    kc: Int, a: UnsafePointer<Float>, bStep: (Int) -> UnsafePointer<Float>,
+    kc: Int, a: (_ k: Int, _ row: Int) -> Float, bStep: (Int) -> UnsafePointer<Float>,
     c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, e: Epilogue16
 ) {
     var c0 = SIMD16<Float>(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0
-    var pa = a
     for k in 0..<kc {
         let b0 = load16(bStep(k))
-        c0 = c0.addingProduct(SIMD16<Float>(repeating: pa[0]), b0)
-        c1 = c1.addingProduct(SIMD16<Float>(repeating: pa[1]), b0)
-        c2 = c2.addingProduct(SIMD16<Float>(repeating: pa[2]), b0)
-        c3 = c3.addingProduct(SIMD16<Float>(repeating: pa[3]), b0)
-        c4 = c4.addingProduct(SIMD16<Float>(repeating: pa[4]), b0)
-        c5 = c5.addingProduct(SIMD16<Float>(repeating: pa[5]), b0)
-        c6 = c6.addingProduct(SIMD16<Float>(repeating: pa[6]), b0)
-        c7 = c7.addingProduct(SIMD16<Float>(repeating: pa[7]), b0)
-        pa += 8
+        c0 = c0.addingProduct(SIMD16<Float>(repeating: a(k, 0)), b0)
+        c1 = c1.addingProduct(SIMD16<Float>(repeating: a(k, 1)), b0)
+        c2 = c2.addingProduct(SIMD16<Float>(repeating: a(k, 2)), b0)
+        c3 = c3.addingProduct(SIMD16<Float>(repeating: a(k, 3)), b0)
+        c4 = c4.addingProduct(SIMD16<Float>(repeating: a(k, 4)), b0)
+        c5 = c5.addingProduct(SIMD16<Float>(repeating: a(k, 5)), b0)
+        c6 = c6.addingProduct(SIMD16<Float>(repeating: a(k, 6)), b0)
+        c7 = c7.addingProduct(SIMD16<Float>(repeating: a(k, 7)), b0)
     }
     storeVector16(c0, c, alpha, mode, beta, e, 0, column: 0)
     storeVector16(c1, c + ldc, alpha, mode, beta, e, 1, column: 0)

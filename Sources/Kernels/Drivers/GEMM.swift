@@ -824,7 +824,7 @@ public enum GEMM {
             if let aRows {
                 let (code, betaValue) = mode.codeAndBeta
                 rowsAKernel(rows: rows, kc: kc, a: aRows.base + row * aRows.ld + p0, lda: aRows.ld, b: bPanel, c: block + i * nr, ldc: nr,
-                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: nil)
+                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, stream: nil, halfWidth: 2 * cols <= nr)
             } else {
                 runMicroKernel(kernel, panelRows: mr, rows: rows, columns: cols, kc: kc, a: packedA + p0 * paddedM + row * kc, b: bPanel,
                                c: block + i * nr, ldc: nr, alpha: alpha, mode: mode, epilogue: e)
@@ -977,15 +977,20 @@ public enum GEMM {
 
 extension GEMM {
     /// The 8×32 AVX-512 kernel on A's rows in place (`sgemmKernel8x32AVX512RowsA`), with the slice of a
-    /// source-rows prefetch stream where one is given.
+    /// source-rows prefetch stream where one is given; with `halfWidth`, the 8×16 one
+    /// (`sgemmKernel8x16AVX512RowsA`) on the first 16 columns of the 32-wide B panel.
     @inline(__always)
     static func rowsAKernel(
         rows: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
         alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?,
-        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)?
+        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)?, halfWidth: Bool = false
     ) {
         #if TESSERA_AVX512
-        if let s {
+        if halfWidth {
+            sgemmKernel8x16AVX512RowsA(
+                rows: rows, kc: kc, a: a, lda: lda, b: b, bStride: 32, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false)
+        } else if let s {
             sgemmKernel8x32AVX512RowsAPrefetchingRows(
                 rows: rows, kc: kc, a: a, lda: lda, b: b, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                 epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false,
