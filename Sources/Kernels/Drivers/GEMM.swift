@@ -627,6 +627,8 @@ public enum GEMM {
     /// For each MC block of rows the K blocks run innermost, so that the MC×tile C block stays
     /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
     /// `kBlocks`: the range of K (whole KC blocks) this call runs; the rest of K is run by other calls.
+    /// `nextStart`: where the tile's next call starts (its K offset and first column), whose first rows
+    /// of A and first B panel the in-place path prefetches while this call ends.
     static func gemmTile(
         _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
         kBlocks: Range<Int>, alpha: Float,
@@ -700,7 +702,9 @@ public enum GEMM {
                             }
                         }
                         prefetch.step()
-                        if rows == mr && cols == nr && kc >= GEMMBlocking.minimumDepthForCPrefetch { prefetchTile(c + row * ldc + col, ld: ldc, rows: mr, columns: nr) }
+                        if rows == mr && cols == nr && kc >= GEMMBlocking.minimumDepthForCPrefetch {
+                            prefetchTile(c + row * ldc + col, ld: ldc, rows: mr, columns: nr)
+                        }
                         if let rowsB {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
                             let (code, betaValue) = mode.codeAndBeta
