@@ -1,27 +1,28 @@
 // SGEMM micro-kernel that reads A in place, rows as stored, for GEMMs with few columns.
 
-/// out[r·ldo + j] = Σ_{k<kc} a[r·lda + k]·b[16·vectors·k + j] (or out += that, with `accumulate`), for
+/// out[r·ldo + j] = Σ_{k<kc} a[r·lda + k]·b[bStride·k + j] (or out += that, with `accumulate`), for
 /// r < `rows` (1…8) and j < 16·`vectors` (`vectors` 1…3): 8 × `vectors` zmm accumulators.
 ///
 /// A's rows are broadcast one float at a time straight from the matrix, so A is never packed; `b` is a
-/// panel of 16·`vectors` columns packed k-major (zero-padded). Where C has few columns (49 pixels of a
+/// panel of 16·`vectors` columns, step k's at `b + k·bStride`: packed k-major (zero-padded, `bStride`
+/// 16·`vectors`), or the rows of a row-major B in place (`bStride` its leading dimension). Where C has few columns (49 pixels of a
 /// late convolution layer), packing A is a transposing copy of the whole weight matrix that the few
 /// FMAs per weight cannot hide.
 @inline(never)
 public func sgemmKernel8x48AVX512UnpackedA(
-    vectors: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>,
+    vectors: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>, bStride: Int,
     out: UnsafeMutablePointer<Float>, ldo: Int, accumulate: Bool
 ) {
     switch vectors {
-    case 3: unpackedA(3, kc, a, lda, rows, b, out, ldo, accumulate)
-    case 2: unpackedA(2, kc, a, lda, rows, b, out, ldo, accumulate)
-    default: unpackedA(1, kc, a, lda, rows, b, out, ldo, accumulate)
+    case 3: unpackedA(3, kc, a, lda, rows, b, bStride, out, ldo, accumulate)
+    case 2: unpackedA(2, kc, a, lda, rows, b, bStride, out, ldo, accumulate)
+    default: unpackedA(1, kc, a, lda, rows, b, bStride, out, ldo, accumulate)
     }
 }
 
 @_transparent
 private func unpackedA(
-    _ v: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>,
+    _ v: Int, _ kc: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ rows: Int, _ b: UnsafePointer<Float>, _ bStride: Int,
     _ out: UnsafeMutablePointer<Float>, _ ldo: Int, _ accumulate: Bool
 ) {
     // Rows past `rows` read the last row again (valid memory) and are not stored.
@@ -42,7 +43,7 @@ private func unpackedA(
         }
         step(a0[k], &c00, &c01, &c02); step(a1[k], &c10, &c11, &c12); step(a2[k], &c20, &c21, &c22); step(a3[k], &c30, &c31, &c32)
         step(a4[k], &c40, &c41, &c42); step(a5[k], &c50, &c51, &c52); step(a6[k], &c60, &c61, &c62); step(a7[k], &c70, &c71, &c72)
-        p += 16 &* v
+        p += bStride
         k &+= 1
     }
     @_transparent func put(_ r: Int, _ s0: SIMD16<Float>, _ s1: SIMD16<Float>, _ s2: SIMD16<Float>) {

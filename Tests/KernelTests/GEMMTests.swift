@@ -207,7 +207,8 @@ final class GEMMTests: NaNFilledOutputsTestCase {
     /// or 48 (padded), the 4×6 dot-product kernel on the last 1…11 columns. Columns: whole panels (16,
     /// 48, 96), padded (30, 47, 124), remainders of 1, 4, 6, 7, 11 (17, 23, 49, 54, 55, 59, 100, 196); a
     /// second panel (64, 256); rows not a multiple of 8 or 4; K under 16, off a multiple of 16, and
-    /// around the K blocks (2048 for one panel, 1024 for up to three, else 512); both layouts of B.
+    /// around the K blocks (2048 for one panel, 1024 for up to three, else 512); both layouts of B, a
+    /// row-major one read in place or packed.
     /// (With transposed A or the SIMD8 kernel these shapes take the other paths.)
     func testUnpackedAColumnsRowsAndDepths() throws {
         for n in [16, 17, 23, 30, 47, 48, 49, 54, 55, 59, 64] {
@@ -224,6 +225,11 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
         for k in [511, 512, 513, 1100] {
             try run(Case(m: 129, n: 199, k: k, alpha: 1.5, beta: 0.5, padA: 2, padB: 1, padC: 1, biasAxis: .row, relu: true))
+        }
+        // A row-major op(B) over `GEMMBlocking.maximumPrivatePackedB` floats is packed; smaller ones of whole
+        // panels (48, 49, 96, 196, ... above) are read in place, padded ones (30, 47, 124) packed.
+        for n in [48, 49] {
+            try run(Case(m: 40, n: n, k: 11_000, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 1, biasAxis: .column))
         }
     }
 

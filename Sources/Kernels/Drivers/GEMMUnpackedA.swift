@@ -27,7 +27,12 @@ extension GEMM {
     /// took a fifth of the time (`perf`: 512×49×2048 on 1 thread).
     ///
     /// op(B) is packed in panels of 48 columns (the last one 16, 32 or 48, zero-padded), each multiplied
-    /// by `sgemmKernel8x48AVX512UnpackedA`, which broadcasts A's 8 rows from the matrix; the last columns
+    /// by `sgemmKernel8x48AVX512UnpackedA`, which broadcasts A's 8 rows from the matrix. A row-major op(B)
+    /// of at most `GEMMBlocking.maximumPrivatePackedB` floats whose panels need no padding is read in place
+    /// instead, rows `ldb` apart (the copy was 3 % of a 1-thread call; Zen 4, alternating in-process medians
+    /// of 9, packed → in place, 1 / 2 threads: 256×196×1024 +2 / +6 %, 256×196×2304 +2 / +5 %, 512×49×4608
+    /// +2 / +4 %, 512×49×2048 +2 / +3.5 %, 2048×49×512 +1 / +1 %, 1024×196×256 +0.5 / +0.5 %; a larger one
+    /// streams from L3 on every K block, where packed panels did better: 512×196×4608 −9 % on 1 thread). The last columns
     /// that fill no vector (at most 11, `UnpackedABlocking`) run on `sgemmDotKernel4x6AVX512`, on op(B)ᵀ
     /// rows. Per K block, a tile's row groups run in turn, each across all panels (its 8 rows of A stay
     /// in L1); the sums over K blocks stay in the worker's scratch, then `combine` applies α, β and the
@@ -58,15 +63,19 @@ extension GEMM {
         let tileRows = tiling.widest * 8
         let w = UnpackedABlocking.panelColumns, paddedMain = (panels - 1) * w + blocking.lastPanelColumns
         let ldo = paddedMain + (rest + 15) / 16 * 16
-        let bFloats = k * paddedMain + rest * k16
+        // A row-major op(B) of whole panels that each worker would copy for itself is read in place instead.
+        let inPlaceB = transB == .none && paddedMain == mainColumns && k * n <= GEMMBlocking.maximumPrivatePackedB
+        let bFloats = (inPlaceB ? 0 : k * paddedMain) + rest * k16
         let privateB = workers > 1 && bFloats <= GEMMBlocking.maximumPrivatePackedB
         let packTiles = privateB ? 0 : chunks
         let perWorker = tileRows * ldo + 8 * 16 + (privateB ? bFloats : 0)
         // Packs op(B)'s rows of chunk `chunk` into the copy at `dst`: panels, then op(B)ᵀ rows.
         func pack(_ chunk: Int, _ dst: UnsafeMutablePointer<Float>) {
             let p0 = chunk * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
-            let columns = dst + k * paddedMain
-            if transB == .none {
+            let columns = dst + (inPlaceB ? 0 : k * paddedMain)
+            if inPlaceB {
+                for p in p0..<(p0 + kc) { for j in 0..<rest { columns[j * k16 + p] = b[p * ldb + mainColumns + j] } }
+            } else if transB == .none {
                 packRows(b, ldb, p0: p0, kc: kc, n: n, blocking, panels: dst, k: k, columns: columns, k16: k16)
             } else {
                 for q in 0..<panels {
@@ -99,7 +108,7 @@ extension GEMM {
                     packedBy[worker] = true
                     for chunk in 0..<chunks { pack(chunk, bCopy) }
                 }
-                let columns = bCopy + k * paddedMain
+                let columns = bCopy + (inPlaceB ? 0 : k * paddedMain)
                 packed.wait(until: packTiles)
                 var p0 = 0
                 while p0 < k {
@@ -109,8 +118,9 @@ extension GEMM {
                         let ap = a + i0 * lda + p0
                         for q in 0..<panels {
                             let width = q == panels - 1 ? blocking.lastPanelColumns : w
-                            sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows,
-                                                           b: bCopy + q * w * k + p0 * width, out: o + w * q, ldo: ldo, accumulate: p0 > 0)
+                            let panel: UnsafePointer<Float> = inPlaceB ? b + (p0 * ldb + w * q) : UnsafePointer(bCopy + (q * w * k + p0 * width))
+                            sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows, b: panel,
+                                                           bStride: inPlaceB ? ldb : width, out: o + w * q, ldo: ldo, accumulate: p0 > 0)
                         }
                         guard rest > 0 else { continue }
                         // The last K block's steps past a multiple of 16: A's rows copied, zero-padded.
