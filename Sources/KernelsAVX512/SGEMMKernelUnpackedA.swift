@@ -5,9 +5,9 @@
 ///
 /// A's rows are broadcast one float at a time straight from the matrix, so A is never packed; `b` is a
 /// panel of 16·`vectors` columns, step k's at `b + k·bStride`: packed k-major (zero-padded, `bStride`
-/// 16·`vectors`), or the rows of a row-major B in place (`bStride` its leading dimension). Where C has few columns (49 pixels of a
-/// late convolution layer), packing A is a transposing copy of the whole weight matrix that the few
-/// FMAs per weight cannot hide.
+/// 16·`vectors`), or the rows of a row-major B in place (`bStride` its leading dimension). Where C has
+/// few columns (49 pixels of a late convolution layer), packing A is a transposing copy of the whole
+/// weight matrix that the few FMAs per weight cannot hide.
 @inline(never)
 public func sgemmKernel8x48AVX512UnpackedA(
     vectors: Int, kc: Int, a: UnsafePointer<Float>, lda: Int, rows: Int, b: UnsafePointer<Float>, bStride: Int,

@@ -32,9 +32,9 @@ extension GEMM {
     /// instead, rows `ldb` apart (the copy was 3 % of a 1-thread call; Zen 4, alternating in-process medians
     /// of 9, packed → in place, 1 / 2 threads: 256×196×1024 +2 / +6 %, 256×196×2304 +2 / +5 %, 512×49×4608
     /// +2 / +4 %, 512×49×2048 +2 / +3.5 %, 2048×49×512 +1 / +1 %, 1024×196×256 +0.5 / +0.5 %; a larger one
-    /// streams from L3 on every K block, where packed panels did better: 512×196×4608 −9 % on 1 thread). The last columns
-    /// that fill no vector (at most 11, `UnpackedABlocking`) run on `sgemmDotKernel4x6AVX512`, on op(B)ᵀ
-    /// rows. Per K block, a tile's row groups run in turn, each across all panels (its 8 rows of A stay
+    /// streams from L3 on every K block, where packed panels did better: 512×196×4608 −9 % on 1 thread).
+    /// The last columns that fill no vector (at most 11, `UnpackedABlocking`) run on
+    /// `sgemmDotKernel4x6AVX512`, on op(B)ᵀ rows (always copied). Per K block, a tile's row groups run in turn, each across all panels (its 8 rows of A stay
     /// in L1); the sums over K blocks stay in the worker's scratch, then `combine` applies α, β and the
     /// epilogue.
     ///
@@ -118,7 +118,8 @@ extension GEMM {
                         let ap = a + i0 * lda + p0
                         for q in 0..<panels {
                             let width = q == panels - 1 ? blocking.lastPanelColumns : w
-                            let panel: UnsafePointer<Float> = inPlaceB ? b + (p0 * ldb + w * q) : UnsafePointer(bCopy + (q * w * k + p0 * width))
+                            let panel: UnsafePointer<Float> = inPlaceB ? b + (p0 * ldb + w * q)
+                                : UnsafePointer(bCopy + (q * w * k + p0 * width))
                             sgemmKernel8x48AVX512UnpackedA(vectors: width / 16, kc: kc, a: ap, lda: lda, rows: rows, b: panel,
                                                            bStride: inPlaceB ? ldb : width, out: o + w * q, ldo: ldo, accumulate: p0 > 0)
                         }
