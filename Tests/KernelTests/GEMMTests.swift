@@ -402,9 +402,11 @@ final class GEMMTests: NaNFilledOutputsTestCase {
                       // One column tile: each row tile packs its own rows of A (tiles that cross an MC block,
                       // K over two of the AVX-512 kernel's 768-deep blocks), just over the parallel threshold.
                       Case(transA: .transpose, m: 460, n: 72, k: 770, alpha: 0.5, beta: 0.5, biasAxis: .row, relu: true),
-                      // One row tile of 8 column tiles: 5 workers round the columns up to 10 (not the rows to 5,
-                      // which would share the packed B).
-                      Case(m: 80, n: 1280, k: 300, beta: 0.5, biasAxis: .column, relu: true)]
+                      // One block of rows, 8 column tiles at one worker: guided column tiles on 2 and 5.
+                      Case(m: 80, n: 1280, k: 300, beta: 0.5, biasAxis: .column, relu: true),
+                      // Row tiles with few rows of A (`GEMMBlocking.maximumGuidedRowTileA`), each cut into guided
+                      // column tiles that narrow to one panel; one packed B per column tile, shared by the rows.
+                      Case(m: 300, n: 500, k: 400, alpha: 0.5, beta: 0.5, padA: 1, padB: 2, padC: 3, biasAxis: .row, relu: true)]
         for kernel in Self.kernels {
             GEMMMicroKernel.active = kernel
             for t in shapes {

@@ -18,6 +18,14 @@ struct GEMMBlocking {
     /// alternating in-process medians of per-round ratios (11 rounds): 256×196×1024 +11 %, 256×196×2304
     /// +7 %; with 4 MiB copies (512×196×4608) −6 %, hence the bound.
     static let maximumPrivatePackedB = 1 << 19
+    /// Guided column tiles (`GEMMTiling`) also cut regions of several row tiles and column tiles when a row
+    /// tile's rows of A are at most this many floats (256 KiB): they stay in L2 while the narrower column
+    /// tiles re-read them. Zen 4, 2 threads, alternating in-process medians of 9–15, even → guided: ResNet's
+    /// 1×1 128→512 at 28² as a GEMM (512×784×128) +1 to +4 %, 512×784×256 0 to +4 %, 1024×784×128 0 to +3 %,
+    /// 300×500×400 +4 to +7 %, 400×600×300 +4 %, 700×400×150 +5 %, 640×480×200 −2 to +1 %, 2000×300×100 −1
+    /// to 0; as gemm-1x1 convolutions, 128→512 at 28² +1 %, 256→512 at 28² +2 %. Not with one column tile,
+    /// whose row tiles pack their own rows of A and B privately: 256→1024 at 14² (8 row tiles) −13 %.
+    static let maximumGuidedRowTileA = 1 << 16
     /// Whether the AVX-512 kernel reads a row-major A in place (`GEMMPath.packedB`) instead of packing it,
     /// a transposing copy of all of A: at least 256 rows, at most 2048 columns, depth at least 1024.
     /// Zen 4, alternating in-process medians of 7–11, packed A → A in place, 1 / 2 threads: VGG conv4_1 as
@@ -201,9 +209,10 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 /// - But C of at most MC rows, or C with `target` column tiles or more (so one row tile; not with
 ///   `maximumRows`), on several workers gets guided column tiles instead, one row tile: each
 ///   takes 1/(2·workers) of the panels the tiles before it left (at least one, at most the widest tile
-///   above), so the region ends on one-panel tiles. With even tiles, a core woken 20–40 µs after the
-///   caller (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152
-///   on 2 threads, traced, the caller idle for 96 µs of 1312. Zen 4, 2 threads, alternating in-process
+///   above), so the region ends on one-panel tiles. So do the row tiles above, each cut into the same
+///   guided column tiles, where there are several column tiles and a row tile's rows of A are few
+///   (`GEMMBlocking.maximumGuidedRowTileA`). With even tiles, a core woken 20–40 µs after the caller
+///   (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152 on 2 threads, traced, the caller idle for 96 µs of 1312. Zen 4, 2 threads, alternating in-process
 ///   medians of 7, even → guided: 128×784×1152 +3 %, 128×784×512 +1 %, 64×784×576 +1 %, 64×3136×576
 ///   +4 %, 64×3136×256 +3 %, VGG conv1_1 as a GEMM (64×50176×27) +7 %, the ResNet stem and conv1_2 0;
 ///   as convolutions, implicit GEMM on ResNet's 3×3 64 at 56² +10 %, 3×3 128 at 28² +2 %, the stem +4 %,
@@ -234,24 +243,27 @@ struct GEMMTiling {
         var mTiles = 1
         let oneRowBlock = fixed == nil && m <= blocking.mc
         let w = max(1, min(workers, rowPanels * columnPanels))
-        // One row tile either way: C of at most MC rows, or as many column tiles as the region aims for.
-        let oneRowTile = oneRowBlock || (fixed == nil && maximumRows == nil && nTiles >= GEMMTiling.target)
-        if oneRowTile && w > 1 {
+        if !oneRowBlock {
+            while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
+        }
+        if let maximumRows { mTiles = max(mTiles, (rowPanels + maximumRows / mr - 1) / (maximumRows / mr)) }
+        mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
+        // Guided columns: one row tile (C of at most MC rows, or as many column tiles as the region aims
+        // for), or several column tiles on row tiles whose rows of A stay in L2 across them.
+        let rowTileA = (rowPanels + mTiles - 1) / mTiles * mr * k
+        if w > 1 && (oneRowBlock || (fixed == nil && maximumRows == nil
+            && (nTiles >= GEMMTiling.target || (nTiles > 1 && rowTileA <= GEMMBlocking.maximumGuidedRowTileA)))) {
             let widest = max(1, min(blocking.nc, GEMMBlocking.maxPackedB / k) / nr)
             var tiles = 0, p = 0
             while p < columnPanels { p += GEMMTiling.guidedPanels(left: columnPanels - p, workers: w, widest: widest); tiles += 1 }
             guidedWorkers = w; guidedWidest = widest
-            columnTiles = tiles; rowTiles = 1
+            columnTiles = tiles; rowTiles = mTiles
             return
         }
         guidedWorkers = 0; guidedWidest = 0
         if oneRowBlock {
             while nTiles < GEMMTiling.target && n / (nTiles + 1) >= 64 { nTiles += 1 }
-        } else {
-            while nTiles * mTiles < GEMMTiling.target && rowPanels / (mTiles + 1) >= 4 { mTiles += 1 }
         }
-        if let maximumRows { mTiles = max(mTiles, (rowPanels + maximumRows / mr - 1) / (maximumRows / mr)) }
-        mTiles = (rowPanels + (rowPanels + mTiles - 1) / mTiles - 1) / ((rowPanels + mTiles - 1) / mTiles)
         // A tile count that the workers divide: more rows where there are rows to split, else more columns.
         // (More workers than panels could never be met; the bound also keeps a huge `threads` from overflowing.)
         if (nTiles * mTiles) % w != 0 {
