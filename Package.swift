@@ -53,7 +53,7 @@ let package = Package(
     targets: [
         // Tensor, shapes, errors: the vocabulary every other target speaks.
         .target(name: "TesseraCore", swiftSettings: settings),
-        // Cache hints Swift cannot spell (prefetch), as static inline C: one instruction per call.
+        // Cache hints and stores Swift cannot spell (prefetch, streaming store), as static inline C: one instruction per call.
         .target(name: "CPUHints"),
         // The concurrentPerform work scheduler.
         .target(name: "Scheduler", dependencies: ["CPUHints"], swiftSettings: settings),

@@ -9,8 +9,9 @@ import CPUHints
 ///
 /// `a`: an 8-row panel packed k-major (8 floats per step); `b`: a 32-column panel packed k-major
 /// (32 floats per step), both zero-padded. `mode`: 0 → C = α·acc (C not read), 1 → C = α·acc + β·C,
-/// 2 → C = α·acc + C. With `epilogue`, the row bias (8 values) or column bias (32 values) is added
-/// and then ReLU applied (NaN passes).
+/// 2 → C = α·acc + C, 3 → C = α·acc stored past the caches (`vmovntps`: C's rows 64-byte aligned; the
+/// caller fences with `tessera_store_fence` before other threads read C). With `epilogue`, the row bias
+/// (8 values) or column bias (32 values) is added and then ReLU applied (NaN passes).
 @inline(never)
 public func sgemmKernel8x32AVX512(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -544,7 +545,7 @@ private func storeVector16(
         if let cb = e.columnBias { v += load16(cb, column) }
         if e.relu { v = v.replacing(with: 0, where: v .< 0) }
     }
-    store16(v, c)
+    if mode == 3 { tessera_stream_store16(c, v) } else { store16(v, c) }   // 3: past the caches, no read for ownership
 }
 
 /// Sixteen independent zmm multiply-add chains, `iterations` rounds: 512 flops a round.

@@ -60,17 +60,20 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             references[key] = (cRef, magnitude)
         }
         let (cRef, magnitude) = references[key]!
-        var c = cInit
+        // C 64-byte aligned, as a Tensor's storage is (the guard band is two cache lines): with ldc a multiple
+        // of 16 its rows are whole cache lines, which the streaming stores of a large C need.
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: cInit.count * MemoryLayout<Float>.stride, alignment: 64)
+        defer { raw.deallocate() }
+        let c = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: cInit.count), count: cInit.count)
+        _ = c.initialize(from: cInit)
         try a.withUnsafeBufferPointer { a in
             try b.withUnsafeBufferPointer { b in
                 try bias.withUnsafeBufferPointer { bias in
-                    try c.withUnsafeMutableBufferPointer { cAll in
-                        let cView = UnsafeMutableBufferPointer(rebasing: cAll[guardCount..<(guardCount + t.m * ldc)])
-                        let epilogue = GEMMEpilogue(bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
-                        try GEMM.sgemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
-                                       a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: cView, ldc: ldc,
-                                       epilogue: epilogue, threads: threads)
-                    }
+                    let cView = UnsafeMutableBufferPointer(rebasing: c[guardCount..<(guardCount + t.m * ldc)])
+                    let epilogue = GEMMEpilogue(bias: t.biasAxis == .none ? nil : bias, biasAxis: t.biasAxis, relu: t.relu)
+                    try GEMM.sgemm(transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha,
+                                   a: a, lda: lda, b: b, ldb: ldb, beta: t.beta, c: cView, ldc: ldc,
+                                   epilogue: epilogue, threads: threads)
                 }
             }
         }
@@ -90,7 +93,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
         let bound = 1e-6 * Float(t.k).squareRoot()
         XCTAssertLessThanOrEqual(worst / max(scale, 1e-30), bound, "error in \(t) with \(GEMMMicroKernel.active)", file: file, line: line)
-        return (0..<t.m).flatMap { i in c[(guardCount + i * ldc)..<(guardCount + i * ldc + t.n)] }
+        return (0..<t.m).flatMap { i in Array(c[(guardCount + i * ldc)..<(guardCount + i * ldc + t.n)]) }
     }
 
     func testSizeSweepAroundTheRegisterTile() throws {
@@ -158,6 +161,14 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         // A prefetch cannot change a result: this checks the chunking there, and the thread counts.
         try checkEveryKernelAtOneAndTwoThreads(
             Case(m: 13, n: 5300, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: .column, relu: true), seed: 2)
+    }
+
+    /// C of at least `GEMMBlocking.minimumStreamedC` floats written once (β = 0, one K block), its rows whole
+    /// cache lines: the AVX-512 kernel stores its full tiles past the caches (`vmovntps`), the edges as usual.
+    /// A last row panel of 6 rows, a last column panel of 6 columns, a row bias and ReLU over a NaN-filled C;
+    /// 1 and 2 threads bit-identical.
+    func testStreamedStoresOfALargeC() throws {
+        try checkEveryKernelAtOneAndTwoThreads(Case(m: 70, n: 31_270, k: 27, alpha: 0.5, padC: 10, biasAxis: .row, relu: true), seed: 11)
     }
 
     func testTallTilesChunkOverTheSourcePrefetchThreshold() throws {

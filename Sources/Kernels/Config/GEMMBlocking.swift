@@ -82,6 +82,24 @@ struct GEMMBlocking {
     /// (64×12544×147) +15 / +9 %, 128×12544×576 +4 / +8 %, 64×50176×576 +4 / +5 %, 256×3136×1152 +4 / +2 %,
     /// VGG conv4_1 +2 / +1 %, conv4_2 +2.5 / 0; but depth 128 (512×784×128) −2 / −2 %, 64 (256×3136×64) −1 / −2 %.
     static let minimumDepthForCPrefetch = 144
+    /// A GEMM that writes each element of C once (β = 0, one K block) into at least this many floats of C
+    /// (8 MiB, eight times L2) has the 8×32 AVX-512 kernel store its full tiles past the caches (`vmovntps`),
+    /// where C's rows are 64-byte aligned (`streamsC`): a plain store first reads the line from DRAM (read
+    /// for ownership), and with K small the kernel waited on those reads. Zen 4, VGG conv1_1 as a GEMM
+    /// (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2 threads, alternating runs, 52–57 → 65–83 /
+    /// 128–137 → 142–167 GFLOPS; in-process alternating medians of 7, +33 / +39 %. Deeper K gained nothing
+    /// (64×50176×576 0 / +1 %; 128×12544×576 streamed from 1 MiB of C on, 0). The price: the reader of C
+    /// finds it in DRAM, not in L3, and a C this large would mostly have left L3's share of it anyway.
+    static let minimumStreamedC = 1 << 21
+    /// The AVX-512 kernels' store mode for C = α·acc stored past the caches (modes 0–2: `KernelStoreMode`).
+    static let streamingStoreMode = 3
+    /// Whether a GEMM stores its full 8×32 tiles of C with `streamingStoreMode` (`minimumStreamedC`).
+    static func streamsC(
+        _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        kernel == .avx512_8x32 && blocking.mr == 8 && beta == 0 && k <= blocking.kc && m * n >= minimumStreamedC
+            && Int(bitPattern: c) % 64 == 0 && ldc % 16 == 0
+    }
     /// Below this many rows of C, the packed path does not pay and the row-vector kernels run.
     static let smallM = 4
     /// At this depth or less, the product is a rank-K update written row by row (`GEMM.rankKGEMM`).

@@ -639,6 +639,10 @@ public enum GEMM {
     ) {
         var source = source
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
+        // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
+        // the tile counts as finished (`GEMMBlocking.streamsC`).
+        let streamC = aRows == nil && rowsB == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
         var p0 = 0
@@ -744,7 +748,8 @@ public enum GEMM {
                             let (code, betaValue) = mode.codeAndBeta
                             let s = source.kernelSlice(kc: kc)
                             sgemmKernel8x32AVX512PrefetchingRows(
-                                kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, alpha: alpha, mode: code, beta: betaValue,
+                                kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, alpha: alpha,
+                                mode: streamC ? GEMMBlocking.streamingStoreMode : code, beta: betaValue,
                                 epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false,
                                 base: s.base, stride: s.stride, linesPerRow: s.linesPerRow, row: s.row, line: s.line, count: s.count)
                             i += mr
@@ -754,7 +759,7 @@ public enum GEMM {
                         source.step()
                         if rows == mr && cols == nr {
                             runMicroKernel(kernel, panelRows: mr, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc,
-                                           alpha: alpha, mode: mode, epilogue: e)
+                                           alpha: alpha, mode: mode, epilogue: e, streaming: streamC)
                         } else {
                             edgeTile(kernel, blocking, kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, rows: rows,
                                      cols: cols, alpha: alpha, mode: mode, epilogue: e, scratch: edge)
@@ -951,11 +956,13 @@ public enum GEMM {
     }
 
     /// Calls the chosen micro-kernel on one full MR×NR tile. `panelRows`: the MR that A was packed
-    /// with, where it is not the kernel's own (7 for `GEMMMicroKernel.transposedBlocking`).
+    /// with, where it is not the kernel's own (7 for `GEMMMicroKernel.transposedBlocking`). `streaming`:
+    /// the 8×32 AVX-512 kernel overwrites C past the caches (`GEMMBlocking.streamsC`).
     @inline(__always)
     static func runMicroKernel(
         _ kernel: GEMMMicroKernel, panelRows: Int? = nil, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?
+        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: KernelStoreMode, epilogue: KernelEpilogue?,
+        streaming: Bool = false
     ) {
         switch kernel {
         case .simd8_6x16:
@@ -969,8 +976,8 @@ public enum GEMM {
                                       columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
                 return
             }
-            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
-                                  epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: streaming ? GEMMBlocking.streamingStoreMode : code,
+                                  beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
                                   columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
             #else
             preconditionFailure("AVX-512 kernels are not in this build")
