@@ -87,9 +87,11 @@ struct GEMMBlocking {
     /// where C's rows are 64-byte aligned (`streamsC`): a plain store first reads the line from DRAM (read
     /// for ownership), and with K small the kernel waited on those reads. Zen 4, VGG conv1_1 as a GEMM
     /// (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2 threads, alternating runs, 52–57 → 65–83 /
-    /// 128–137 → 142–167 GFLOPS; in-process alternating medians of 7, +33 / +39 %. Deeper K gained nothing
-    /// (64×50176×576 0 / +1 %; 128×12544×576 streamed from 1 MiB of C on, 0). The price: the reader of C
-    /// finds it in DRAM, not in L3, and a C this large would mostly have left L3's share of it anyway.
+    /// 128–137 → 142–167 GFLOPS; in-process alternating medians of 7–11, +33 / +39 %, and with B read in
+    /// place, 256×12544×64 +27 / +38 %. Deeper K gained nothing (64×50176×576 0 / +1 %), nor did smaller C
+    /// streamed from 1 MiB on (128×12544×576 0; ResNet's 1×1 64→256 at 56², 256×3136×64, +3 to +5 / 0 to
+    /// +4 %; 512×784×128 −1 to +2 / −1 to +1 %). The price: the reader of C finds it in DRAM, not in L3,
+    /// and a C this large would mostly have left L3's share of it anyway.
     static let minimumStreamedC = 1 << 21
     /// The AVX-512 kernels' store mode for C = α·acc stored past the caches (modes 0–2: `KernelStoreMode`).
     static let streamingStoreMode = 3

@@ -641,7 +641,7 @@ public enum GEMM {
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
         // the tile counts as finished (`GEMMBlocking.streamsC`).
-        let streamC = aRows == nil && rowsB == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        let streamC = aRows == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
         defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
@@ -711,7 +711,8 @@ public enum GEMM {
                         }
                         if let rowsB {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
-                            let (code, betaValue) = mode.codeAndBeta
+                            var (code, betaValue) = mode.codeAndBeta
+                            if streamC && rows == mr { code = GEMMBlocking.streamingStoreMode }   // not on a scratch tile
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
                             // A in place too: on the first column panel, the others prefetch the next row panel's rows of A.
                             let nextRows = min(mr, m0 + tileM - row - mr), lines = (kc * 4 + 63) / 64 + 1
