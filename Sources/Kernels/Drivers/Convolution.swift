@@ -393,7 +393,7 @@ public final class Conv2DPlan: @unchecked Sendable {
                             packA: packA, finishTile: { ps, cs in
                 GEMM.transposeBlock(rows: ps.count, cols: cs.count, t + ps.lowerBound * og + cs.lowerBound, og,
                                     y + cs.lowerBound * pixels + ps.lowerBound, pixels)
-            }) { _, _, _, _, _, _ in
+            }, keepsCCached: true) { _, _, _, _, _, _ in
                 preconditionFailure("B is packed beforehand")
             }
         }

@@ -360,7 +360,7 @@ public enum GEMM {
                        finishTile: { tRows, tColumns in
                 combineTransposed(t, m: m, n: n, rows: tRows, columns: tColumns, scratch: tt, alpha: alpha, beta: beta,
                                   c: c, ldc: ldc, epilogue: epilogue)
-            }) { Packing.packB(flippedA, a, lda, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
+            }, keepsCCached: true) { Packing.packB(flippedA, a, lda, p0: $0, kc: $1, n0: $2, nc: $3, nr: $4, dst: $5) }
         }
     }
 
@@ -455,7 +455,8 @@ public enum GEMM {
     /// through `packB` or, with `prepackedB`, packed once beforehand by `PackedMatrixB` for this N and K.
     /// With `packA` (`PackingTilesA`), A is not packed yet: the region's first tiles pack it and the
     /// product tiles wait for them (with one column tile, each product tile packs its own rows).
-    /// `finishTile(rows, columns)` runs on a tile of C once it is complete, in the same region.
+    /// `finishTile(rows, columns)` runs on a tile of C once it is complete, in the same region; with
+    /// `keepsCCached` (a `finishTile` that reads the tile back), C is never stored past the caches.
     /// `blocking`: the one A was packed with (its KC), the kernel's by default. `aRows`: A read in place
     /// instead (`packedA` unused); `bRows`: B read in place by every tile as well, K block by K block
     /// (`GEMMPath.inPlace`; `packB` packs only a partial last panel), on row tiles of at most 2·MC rows.
@@ -464,7 +465,7 @@ public enum GEMM {
         _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ epilogue: GEMMEpilogue, _ threads: Int?,
         blocking: GEMMBlocking? = nil, prepackedB: PackedMatrixB? = nil, packA: PackingTilesA? = nil,
         sourceB: RowMajorSource? = nil, aRows: RowMajorSource? = nil, bRows: RowMajorSource? = nil,
-        finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, packB: BPacker
+        finishTile: (_ rows: Range<Int>, _ columns: Range<Int>) -> Void = { _, _ in }, keepsCCached: Bool = false, packB: BPacker
     ) {
         let blocking = blocking ?? kernel.blocking
         precondition(prepackedB == nil || blocking.kc == kernel.blocking.kc, "PackedMatrixB is packed with the kernel's KC")
@@ -549,7 +550,7 @@ public enum GEMM {
                         packed.wait(until: packTiles)
                         gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0, tileN: tileN, m: m, n: n, k: k, kBlocks: 0..<k,
                                  alpha: alpha, packedA: packedA, paddedM: paddedM, aRows: aRows, bPacked: bPacked, beta: beta,
-                                 c: c, ldc: ldc, epilogue: epilogue, edge: mine)
+                                 c: c, ldc: ldc, epilogue: epilogue, edge: mine, mayStreamC: !keepsCCached)
                     } else {
                         let bPacked = mine + edgeScratch
                         // The tile packs its own B. With one block of rows, each K block is packed just
@@ -600,7 +601,7 @@ public enum GEMM {
                                 gemmTile(kernel, blocking, m0: m0, tileM: tileM, n0: n0 + c0, tileN: cn, m: m, n: n, k: k, kBlocks: p0..<p1,
                                          alpha: alpha, packedA: packedA, paddedM: paddedM, aRows: aRows, bPacked: bPacked, beta: beta,
                                          c: c, ldc: ldc, epilogue: epilogue, edge: mine, source: source, rowsB: rowsB,
-                                         nextStart: c0 + cn < tileN ? (p0, n0 + c0 + cn) : (p1, n0))
+                                         nextStart: c0 + cn < tileN ? (p0, n0 + c0 + cn) : (p1, n0), mayStreamC: !keepsCCached)
                                 c0 += cn
                             }
                             p0 = p1
@@ -628,20 +629,21 @@ public enum GEMM {
     /// in L2 between K blocks instead of returning from L3 or DRAM (ic → pc → jr → ir).
     /// `kBlocks`: the range of K (whole KC blocks) this call runs; the rest of K is run by other calls.
     /// `nextStart`: where the tile's next call starts (its K offset and first column), whose first rows
-    /// of A and first B panel the in-place path prefetches while this call ends.
+    /// of A and first B panel the in-place path prefetches while this call ends. `mayStreamC`: C may be
+    /// stored past the caches (`GEMMBlocking.streamsC`).
     static func gemmTile(
         _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m0: Int, tileM: Int, n0: Int, tileN: Int, m: Int, n: Int, k: Int,
         kBlocks: Range<Int>, alpha: Float,
         packedA: UnsafePointer<Float>, paddedM: Int, aRows: RowMajorSource? = nil, bPacked: UnsafePointer<Float>,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: GEMMEpilogue,
         edge: UnsafeMutablePointer<Float>, source: SourceRowsPrefetch = SourceRowsPrefetch(), rowsB: RowMajorSource? = nil,
-        nextStart: (p0: Int, col: Int)? = nil
+        nextStart: (p0: Int, col: Int)? = nil, mayStreamC: Bool = true
     ) {
         var source = source
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
         // the tile counts as finished (`GEMMBlocking.streamsC`).
-        let streamC = aRows == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        let streamC = mayStreamC && aRows == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
         defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
