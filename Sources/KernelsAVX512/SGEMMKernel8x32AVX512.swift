@@ -9,9 +9,8 @@ import CPUHints
 ///
 /// `a`: an 8-row panel packed k-major (8 floats per step); `b`: a 32-column panel packed k-major
 /// (32 floats per step), both zero-padded. `mode`: 0 → C = α·acc (C not read), 1 → C = α·acc + β·C,
-/// 2 → C = α·acc + C, 3 → C = α·acc stored past the caches (`vmovntps`: C's rows 64-byte aligned; the
-/// caller fences with `tessera_store_fence` before other threads read C). With `epilogue`, the row bias
-/// (8 values) or column bias (32 values) is added and then ReLU applied (NaN passes).
+/// 2 → C = α·acc + C. With `epilogue`, the row bias (8 values) or column bias (32 values) is added and
+/// then ReLU applied (NaN passes).
 @inline(never)
 public func sgemmKernel8x32AVX512(
     kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -20,6 +19,19 @@ public func sgemmKernel8x32AVX512(
 ) {
     kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
+}
+
+/// `sgemmKernel8x32AVX512` with mode 0 (C = α·acc, then the epilogue), C stored past the caches
+/// (`vmovntps`): C's rows must be 64-byte aligned, and the caller fences (`tessera_store_fence`) before
+/// another thread reads C. An entry of its own, so that the other kernels' stores stay as they were
+/// (a store-mode branch in the shared store path cost ResNet's 1×1 64→256 as a GEMM 3 % on 1 thread).
+@inline(never)
+public func sgemmKernel8x32AVX512StreamingC(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { b + 32 * $0 }, c: c, ldc: ldc, alpha: alpha, mode: 0, beta: 0,
+               e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu, streamsC: true))
 }
 
 /// `sgemmKernel8x32AVX512` that also prefetches into L2, one cache line per step k in its first `count`
@@ -510,6 +522,8 @@ private struct Epilogue16 {
     var rowBias: UnsafePointer<Float>?
     var columnBias: UnsafePointer<Float>?
     var relu: Bool
+    /// Stores past the caches (`sgemmKernel8x32AVX512StreamingC`); a constant per entry point.
+    var streamsC = false
 }
 
 /// `@_transparent`, not `@inline(__always)`: with the latter the optimizer kept this as one
@@ -545,7 +559,7 @@ private func storeVector16(
         if let cb = e.columnBias { v += load16(cb, column) }
         if e.relu { v = v.replacing(with: 0, where: v .< 0) }
     }
-    if mode == 3 { tessera_stream_store16(c, v) } else { store16(v, c) }   // 3: past the caches, no read for ownership
+    if e.streamsC { tessera_stream_store16(c, v) } else { store16(v, c) }
 }
 
 /// Sixteen independent zmm multiply-add chains, `iterations` rounds: 512 flops a round.

@@ -163,10 +163,10 @@ final class GEMMTests: NaNFilledOutputsTestCase {
             Case(m: 13, n: 5300, k: 800, alpha: 0.5, beta: 0.5, padB: 3, padC: 5, biasAxis: .column, relu: true), seed: 2)
     }
 
-    /// C of at least `GEMMBlocking.minimumStreamedC` floats written once (β = 0, one K block), its rows whole
-    /// cache lines: the AVX-512 kernel stores its full tiles past the caches (`vmovntps`), the edges as usual;
-    /// on packed B, and on B's rows read in place (K ≥ 32, at most MC rows). Last row panels of 6 and 4 rows,
-    /// last column panels of 6 and 8 columns, biases and ReLU over a NaN-filled C; 1 and 2 threads bit-identical.
+    /// C of at least `GEMMBlocking.minimumStreamedC` floats written once (β = 0, one K block) on packed B, its
+    /// rows whole cache lines: the AVX-512 kernel stores its full tiles past the caches (`vmovntps`), the
+    /// edges as usual. A last row panel of 6 rows, a last column panel of 6 columns, a row bias and ReLU over
+    /// a NaN-filled C; 1 and 2 threads bit-identical. (With B's rows read in place, K ≥ 32, C is stored as usual.)
     func testStreamedStoresOfALargeC() throws {
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 70, n: 31_270, k: 27, alpha: 0.5, padC: 10, biasAxis: .row, relu: true), seed: 11)
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 100, n: 21_000, k: 40, padB: 3, padC: 8, biasAxis: .column, relu: true), seed: 12)

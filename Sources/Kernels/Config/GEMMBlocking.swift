@@ -83,19 +83,18 @@ struct GEMMBlocking {
     /// VGG conv4_1 +2 / +1 %, conv4_2 +2.5 / 0; but depth 128 (512×784×128) −2 / −2 %, 64 (256×3136×64) −1 / −2 %.
     static let minimumDepthForCPrefetch = 144
     /// A GEMM that writes each element of C once (β = 0, one K block) into at least this many floats of C
-    /// (8 MiB, eight times L2) has the 8×32 AVX-512 kernel store its full tiles past the caches (`vmovntps`),
-    /// where C's rows are 64-byte aligned (`streamsC`): a plain store first reads the line from DRAM (read
-    /// for ownership), and with K small the kernel waited on those reads. Zen 4, VGG conv1_1 as a GEMM
-    /// (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2 threads, alternating runs, 52–57 → 65–83 /
-    /// 128–137 → 142–167 GFLOPS; in-process alternating medians of 7–11, +33 / +39 %, and with B read in
-    /// place, 256×12544×64 +27 / +38 %. Deeper K gained nothing (64×50176×576 0 / +1 %), nor did smaller C
-    /// streamed from 1 MiB on (128×12544×576 0; ResNet's 1×1 64→256 at 56², 256×3136×64, +3 to +5 / 0 to
-    /// +4 %; 512×784×128 −1 to +2 / −1 to +1 %). The price: the reader of C finds it in DRAM, not in L3,
-    /// and a C this large would mostly have left L3's share of it anyway.
+    /// (8 MiB, eight times L2) has the 8×32 AVX-512 kernel store its full tiles past the caches (`vmovntps`,
+    /// `sgemmKernel8x32AVX512StreamingC`), on packed A and B, where C's rows are 64-byte aligned (`streamsC`):
+    /// a plain store first reads the line from DRAM (read for ownership), and with K small the kernel waited
+    /// on those reads. Zen 4, VGG conv1_1 as a GEMM (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2
+    /// threads, alternating runs, 52–57 → 65–83 / 128–137 → 142–167 GFLOPS; in-process alternating medians
+    /// of 7, +33 / +39 %. Deeper K gained nothing (64×50176×576 0 / +1 %), nor did smaller C streamed from
+    /// 1 MiB on (128×12544×576 0; 512×784×128 −1 to +2 / −1 to +1 %). With B read in place it gained too
+    /// (256×12544×64 +27 / +38 %), but through a store-mode branch in every kernel's shared store path, which
+    /// cost the B-in-place kernels 3 % elsewhere (256×3136×64), so that path does not stream. The price: the
+    /// reader of C finds it in DRAM, not in L3, and a C this large would mostly have left L3's share anyway.
     static let minimumStreamedC = 1 << 21
-    /// The AVX-512 kernels' store mode for C = α·acc stored past the caches (modes 0–2: `KernelStoreMode`).
-    static let streamingStoreMode = 3
-    /// Whether a GEMM stores its full 8×32 tiles of C with `streamingStoreMode` (`minimumStreamedC`).
+    /// Whether a GEMM stores its full 8×32 tiles of C past the caches (`minimumStreamedC`).
     static func streamsC(
         _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) -> Bool {

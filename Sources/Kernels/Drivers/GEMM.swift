@@ -643,7 +643,7 @@ public enum GEMM {
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
         // the tile counts as finished (`GEMMBlocking.streamsC`).
-        let streamC = mayStreamC && aRows == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        let streamC = mayStreamC && aRows == nil && rowsB == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
         defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
@@ -713,8 +713,7 @@ public enum GEMM {
                         }
                         if let rowsB {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
-                            var (code, betaValue) = mode.codeAndBeta
-                            if streamC && rows == mr { code = GEMMBlocking.streamingStoreMode }   // not on a scratch tile
+                            let (code, betaValue) = mode.codeAndBeta
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
                             // A in place too: on the first column panel, the others prefetch the next row panel's rows of A.
                             let nextRows = min(mr, m0 + tileM - row - mr), lines = (kc * 4 + 63) / 64 + 1
@@ -751,8 +750,7 @@ public enum GEMM {
                             let (code, betaValue) = mode.codeAndBeta
                             let s = source.kernelSlice(kc: kc)
                             sgemmKernel8x32AVX512PrefetchingRows(
-                                kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, alpha: alpha,
-                                mode: streamC ? GEMMBlocking.streamingStoreMode : code, beta: betaValue,
+                                kc: kc, a: aPanel, b: bPanel, c: c + row * ldc + col, ldc: ldc, alpha: alpha, mode: code, beta: betaValue,
                                 epilogue: e != nil, rowBias: e?.rowBias, columnBias: e?.columnBias, relu: e?.relu ?? false,
                                 base: s.base, stride: s.stride, linesPerRow: s.linesPerRow, row: s.row, line: s.line, count: s.count)
                             i += mr
@@ -960,7 +958,7 @@ public enum GEMM {
 
     /// Calls the chosen micro-kernel on one full MR×NR tile. `panelRows`: the MR that A was packed
     /// with, where it is not the kernel's own (7 for `GEMMMicroKernel.transposedBlocking`). `streaming`:
-    /// the 8×32 AVX-512 kernel overwrites C past the caches (`GEMMBlocking.streamsC`).
+    /// the 8×32 AVX-512 kernel overwrites C past the caches (`GEMMBlocking.streamsC`; mode `.overwrite`).
     @inline(__always)
     static func runMicroKernel(
         _ kernel: GEMMMicroKernel, panelRows: Int? = nil, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
@@ -979,8 +977,13 @@ public enum GEMM {
                                       columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
                 return
             }
-            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: streaming ? GEMMBlocking.streamingStoreMode : code,
-                                  beta: beta, epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
+            if streaming {
+                sgemmKernel8x32AVX512StreamingC(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, epilogue: epilogue != nil,
+                                                rowBias: epilogue?.rowBias, columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
+                return
+            }
+            sgemmKernel8x32AVX512(kc: kc, a: a, b: b, c: c, ldc: ldc, alpha: alpha, mode: code, beta: beta,
+                                  epilogue: epilogue != nil, rowBias: epilogue?.rowBias,
                                   columnBias: epilogue?.columnBias, relu: epilogue?.relu ?? false)
             #else
             preconditionFailure("AVX-512 kernels are not in this build")
