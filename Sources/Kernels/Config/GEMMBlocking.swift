@@ -231,7 +231,8 @@ public enum GEMMMicroKernel: String, Sendable, CaseIterable {
 ///   above), so the region ends on one-panel tiles. So do the row tiles above, each cut into the same
 ///   guided column tiles, where there are several column tiles and a row tile's rows of A are few
 ///   (`GEMMBlocking.maximumGuidedRowTileA`). With even tiles, a core woken 20–40 µs after the caller
-///   (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152 on 2 threads, traced, the caller idle for 96 µs of 1312. Zen 4, 2 threads, alternating in-process
+///   (ANCHORS.md §4) ran the region's last tile of 3–4 panels while the other waited: 128×784×1152 on
+///   2 threads, traced, the caller idle for 96 µs of 1312. Zen 4, 2 threads, alternating in-process
 ///   medians of 7, even → guided: 128×784×1152 +3 %, 128×784×512 +1 %, 64×784×576 +1 %, 64×3136×576
 ///   +4 %, 64×3136×256 +3 %, VGG conv1_1 as a GEMM (64×50176×27) +7 %, the ResNet stem and conv1_2 0;
 ///   as convolutions, implicit GEMM on ResNet's 3×3 64 at 56² +10 %, 3×3 128 at 28² +2 %, the stem +4 %,

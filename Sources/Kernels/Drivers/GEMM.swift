@@ -643,7 +643,8 @@ public enum GEMM {
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
         // the tile counts as finished (`GEMMBlocking.streamsC`).
-        let streamC = mayStreamC && aRows == nil && rowsB == nil && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        let streamC = mayStreamC && aRows == nil && rowsB == nil
+            && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
         defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
