@@ -84,7 +84,8 @@ struct GEMMBlocking {
     static let minimumDepthForCPrefetch = 144
     /// A GEMM that writes each element of C once (β = 0, one K block) into at least this many floats of C
     /// (8 MiB, eight times L2) has the 8×32 AVX-512 kernel store its full tiles past the caches (`vmovntps`,
-    /// `sgemmKernel8x32AVX512StreamingC`), on packed A and B, where C's rows are 64-byte aligned (`streamsC`):
+    /// `sgemmKernel8x32AVX512StreamingC`), on packed A and B, where C's rows are 64-byte aligned (`streamsC`;
+    /// not the calls that also prefetch the rows of a B of 2²² floats or more, `SourceRowsPrefetch`):
     /// a plain store first reads the line from DRAM (read for ownership), and with K small the kernel waited
     /// on those reads. Zen 4, VGG conv1_1 as a GEMM (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2
     /// threads, alternating runs, 52–57 → 65–83 / 128–137 → 142–167 GFLOPS; in-process alternating medians

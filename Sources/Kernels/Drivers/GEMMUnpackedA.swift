@@ -34,9 +34,9 @@ extension GEMM {
     /// +2 / +4 %, 512×49×2048 +2 / +3.5 %, 2048×49×512 +1 / +1 %, 1024×196×256 +0.5 / +0.5 %; a larger one
     /// streams from L3 on every K block, where packed panels did better: 512×196×4608 −9 % on 1 thread).
     /// The last columns that fill no vector (at most 11, `UnpackedABlocking`) run on
-    /// `sgemmDotKernel4x6AVX512`, on op(B)ᵀ rows (always copied). Per K block, a tile's row groups run in turn, each across all panels (its 8 rows of A stay
-    /// in L1); the sums over K blocks stay in the worker's scratch, then `combine` applies α, β and the
-    /// epilogue.
+    /// `sgemmDotKernel4x6AVX512`, on op(B)ᵀ rows (always copied). Per K block, a tile's row groups run in
+    /// turn, each across all panels (its 8 rows of A stay in L1); the sums over K blocks stay in the
+    /// worker's scratch, then `combine` applies α, β and the epilogue.
     ///
     /// Where the packed op(B) is at most `GEMMBlocking.maximumPrivatePackedB`, each worker packs all of
     /// it for itself on its first tile (2 threads, alternating medians of 9: 256×196×1024 +5 %,
