@@ -86,6 +86,16 @@ public func sgemmKernel8x32AVX512RowsB(
                beta: beta, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu))
 }
 
+/// `sgemmKernel8x32AVX512RowsB` with mode 0, C stored past the caches, as `sgemmKernel8x32AVX512StreamingC`.
+@inline(never)
+public func sgemmKernel8x32AVX512RowsBStreamingC(
+    kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float,
+    epilogue: Bool, rowBias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?, relu: Bool
+) {
+    kernel8x32(kc: kc, a: { k, row in a[8 &* k &+ row] }, bStep: { b + ldb &* $0 }, c: c, ldc: ldc, alpha: alpha, mode: 0,
+               beta: 0, e: Epilogue16(enabled: epilogue, rowBias: rowBias, columnBias: columnBias, relu: relu, streamsC: true))
+}
+
 /// `sgemmKernel8x32AVX512RowsB` that also brings the next 32 columns of each of its rows of B into L2
 /// (two lines a step), for the calls on the next column panel.
 @inline(never)

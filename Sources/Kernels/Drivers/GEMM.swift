@@ -643,8 +643,8 @@ public enum GEMM {
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
         // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
         // the tile counts as finished (`GEMMBlocking.streamsC`).
-        let streamC = mayStreamC && aRows == nil && rowsB == nil
-            && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc)
+        let streamC = mayStreamC && aRows == nil
+            && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc, bInPlace: rowsB != nil)
         defer { if streamC { tessera_store_fence() } }
         let paddedN = (tileN + nr - 1) / nr * nr
         let biasPointer = epilogue.bias?.baseAddress
@@ -727,7 +727,7 @@ public enum GEMM {
                                             scratch: edge) { c, ldc, e in
                                 rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: aRows.map { ($0.base + row * $0.ld + p0, $0.ld) },
                                             b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code, beta: betaValue, epilogue: e,
-                                            prefetchingNext: next, stream: stream)
+                                            prefetchingNext: next, stream: stream, streaming: streamC && rows == mr)
                             }
                             i += mr
                             continue
@@ -1026,12 +1026,14 @@ extension GEMM {
     /// The 8×32 AVX-512 kernel on B's rows in place, prefetching the next column panel or not: on a packed
     /// A panel (`sgemmKernel8x32AVX512RowsB`), or with `aRows` (its tile's first row, `lda`) on A's rows in
     /// place too (`sgemmKernel8x32AVX512RowsARowsB`; `rows` of them valid), there with a prefetch stream of
-    /// rows (`…PrefetchingRows`) where `stream` is given and the next panel is not prefetched.
+    /// rows (`…PrefetchingRows`) where `stream` is given and the next panel is not prefetched. `streaming`: on a
+    /// packed A panel, a call that neither prefetches nor streams rows stores its full tile of C past the caches
+    /// (`sgemmKernel8x32AVX512RowsBStreamingC`; mode 0, `GEMMBlocking.streamsC`).
     @inline(__always)
     static func rowsBKernel(
         rows: Int, kc: Int, a: UnsafePointer<Float>, aRows: (UnsafePointer<Float>, lda: Int)?, b: UnsafePointer<Float>, ldb: Int,
         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, mode: Int, beta: Float, epilogue e: KernelEpilogue?, prefetchingNext: Bool,
-        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)? = nil
+        stream s: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)? = nil, streaming: Bool = false
     ) {
         #if TESSERA_AVX512
         let bias = (epilogue: e != nil, row: e?.rowBias, column: e?.columnBias, relu: e?.relu ?? false)
@@ -1054,6 +1056,10 @@ extension GEMM {
         case (nil, true):
             sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
                 kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
+                epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
+        case (nil, false) where streaming && s == nil:
+            sgemmKernel8x32AVX512RowsBStreamingC(
+                kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha,
                 epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
         case (nil, false):
             sgemmKernel8x32AVX512RowsB(
