@@ -224,7 +224,7 @@ final class GEMMTests: NaNFilledOutputsTestCase {
     /// 48, 96), padded (30, 47, 124), remainders of 1, 4, 6, 7, 11 (17, 23, 49, 54, 55, 59, 100, 196); a
     /// second panel (64, 256); rows not a multiple of 8 or 4; K under 16, off a multiple of 16, and
     /// around the K blocks (2048 for one panel, 1024 for up to three, else 512); both layouts of B, a
-    /// row-major one read in place or packed.
+    /// row-major one read in place or packed; β = 0, where in one K block the kernels write C itself.
     /// (With transposed A or the SIMD8 kernel these shapes take the other paths.)
     func testUnpackedAColumnsRowsAndDepths() throws {
         for n in [16, 17, 23, 30, 47, 48, 49, 54, 55, 59, 64] {
@@ -241,6 +241,12 @@ final class GEMMTests: NaNFilledOutputsTestCase {
         }
         for k in [511, 512, 513, 1100] {
             try run(Case(m: 129, n: 199, k: k, alpha: 1.5, beta: 0.5, padA: 2, padB: 1, padC: 1, biasAxis: .row, relu: true))
+        }
+        // β = 0 on whole panels: in one K block the kernels write C itself (NaN-filled), then α and the epilogue
+        // in place, or nothing more with α = 1 and no epilogue; over several (2049; 1100 at N = 196) through scratch.
+        for k in [37, 1100, 2049] {
+            try run(Case(m: 203, n: 49, k: k, padA: 3, padC: 1))
+            try run(Case(m: 131, n: 196, k: k, alpha: 0.5, padB: 1, padC: 2, biasAxis: .row, relu: true))
         }
         // A row-major op(B) over `GEMMBlocking.maximumPrivatePackedB` floats is packed; smaller ones of whole
         // panels (48, 49, 96, 196, ... above) are read in place, padded ones (30, 47, 124) packed.

@@ -36,7 +36,11 @@ extension GEMM {
     /// The last columns that fill no vector (at most 11, `UnpackedABlocking`) run on
     /// `sgemmDotKernel4x6AVX512`, on op(B)ᵀ rows (always copied). Per K block, a tile's row groups run in
     /// turn, each across all panels (its 8 rows of A stay in L1); the sums over K blocks stay in the
-    /// worker's scratch, then `combine` applies α, β and the epilogue.
+    /// worker's scratch, then `combine` applies α, β and the epilogue. With β = 0, one K block and no
+    /// padded panel, the kernels write C itself and `combine` runs in place, only for α ≠ 1 or an epilogue
+    /// (the copy from scratch was a pass over C; Zen 4, alternating in-process medians of 5, 1 / 2 threads:
+    /// 1024×196×256 0 to +7 % / +6 to +10 %, 2048×49×512 +1 to +8 % / +3 to +5 %, 512×49×2048 0 to +4 % /
+    /// 0 to +3 %; over two K blocks C's unaligned rows, 196 floats apart, cost it: 256×196×1024 −2 % on 2).
     ///
     /// Where the packed op(B) is at most `GEMMBlocking.maximumPrivatePackedB`, each worker packs all of
     /// it for itself on its first tile (2 threads, alternating medians of 9: 256×196×1024 +5 %,
@@ -68,7 +72,9 @@ extension GEMM {
         let bFloats = (inPlaceB ? 0 : k * paddedMain) + rest * k16
         let privateB = workers > 1 && bFloats <= GEMMBlocking.maximumPrivatePackedB
         let packTiles = privateB ? 0 : chunks
-        let perWorker = tileRows * ldo + 8 * 16 + (privateB ? bFloats : 0)
+        // β = 0, one K block, no padded columns: the kernels write C itself (see above).
+        let direct = beta == 0 && paddedMain == mainColumns && k <= kcBlock
+        let perWorker = (direct ? 0 : tileRows * ldo) + 8 * 16 + (privateB ? bFloats : 0)
         // Packs op(B)'s rows of chunk `chunk` into the copy at `dst`: panels, then op(B)ᵀ rows.
         func pack(_ chunk: Int, _ dst: UnsafeMutablePointer<Float>) {
             let p0 = chunk * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
@@ -102,7 +108,8 @@ extension GEMM {
                 }
                 let t = tile - packTiles
                 let (g0, g1) = tiling.groups(t)
-                let out = workerScratch + worker * perWorker, tail = out + tileRows * ldo
+                let out = workerScratch + worker * perWorker, tail = out + (direct ? 0 : tileRows * ldo)
+                let ldo = direct ? ldc : ldo
                 let bCopy = privateB ? tail + 8 * 16 : scratch
                 if privateB && !packedBy[worker] {
                     packedBy[worker] = true
@@ -114,7 +121,7 @@ extension GEMM {
                 while p0 < k {
                     let kc = min(kcBlock, k - p0), kc16 = kc / 16 * 16
                     for g in g0..<g1 {
-                        let i0 = g * 8, rows = min(8, m - i0), o = out + (g - g0) * 8 * ldo
+                        let i0 = g * 8, rows = min(8, m - i0), o = direct ? c + i0 * ldc : out + (g - g0) * 8 * ldo
                         let ap = a + i0 * lda + p0
                         for q in 0..<panels {
                             let width = q == panels - 1 ? blocking.lastPanelColumns : w
@@ -146,8 +153,9 @@ extension GEMM {
                     }
                     p0 += kc
                 }
+                if direct && alpha == 1 && epilogue.isNone { return }
                 for i in (g0 * 8)..<min(m, g1 * 8) {
-                    let o = out + (i - g0 * 8) * ldo
+                    let o = direct ? c + i * ldc : out + (i - g0 * 8) * ldo
                     combine(o, cols: n, row: i, col0: 0, alpha: alpha, beta: beta, c: c + i * ldc, epilogue: epilogue)
                 }
             }
