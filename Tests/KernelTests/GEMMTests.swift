@@ -164,15 +164,16 @@ final class GEMMTests: NaNFilledOutputsTestCase {
     }
 
     /// C written once (β = 0, one K block), its rows whole cache lines, of at least `GEMMBlocking.minimumStreamedC`
-    /// floats on packed B, or `minimumStreamedCInPlaceB` with B's rows read in place and K under
-    /// `minimumDepthForCPrefetch`: the AVX-512 kernel stores its full tiles past the caches (`vmovntps`), the
-    /// edges as usual. Last row panels of 6, 4 and 5 rows, last column panels of 6, 8 and 20 columns, biases
-    /// and ReLU over a NaN-filled C; 1 and 2 threads bit-identical. The last case is as deep as C's tiles are
-    /// prefetched, so it stores them as usual.
+    /// floats on packed B, or `minimumStreamedShallowC` with K under `minimumDepthForCPrefetch` (B packed or
+    /// its rows read in place): the AVX-512 kernel stores its full tiles past the caches (`vmovntps`), the
+    /// edges as usual. Last row panels of 6, 4, 5 and 4 rows, last column panels of 6, 8, 20 and 8 columns,
+    /// biases and ReLU over a NaN-filled C; 1 and 2 threads bit-identical. The last case is as deep as C's
+    /// tiles are prefetched, so it stores them as usual.
     func testStreamedStoresOfALargeC() throws {
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 70, n: 31_270, k: 27, alpha: 0.5, padC: 10, biasAxis: .row, relu: true), seed: 11)
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 100, n: 21_000, k: 40, padB: 3, padC: 8, biasAxis: .column, relu: true), seed: 12)
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 61, n: 4500, k: 100, alpha: -1.5, padB: 1, padC: 12, biasAxis: .row, relu: true), seed: 13)
+        try checkEveryKernelAtOneAndTwoThreads(Case(m: 300, n: 1000, k: 100, alpha: 0.5, padC: 8, biasAxis: .column, relu: true), seed: 15)
         try checkEveryKernelAtOneAndTwoThreads(Case(m: 61, n: 4500, k: 144, padC: 12), seed: 14)
     }
 

@@ -89,28 +89,29 @@ struct GEMMBlocking {
     /// a plain store first reads the line from DRAM (read for ownership), and with K small the kernel waited
     /// on those reads. Zen 4, VGG conv1_1 as a GEMM (64×50176×27, K = 27 and 12.8 MB of C): Bench on 1 / 2
     /// threads, alternating runs, 52–57 → 65–83 / 128–137 → 142–167 GFLOPS; in-process alternating medians
-    /// of 7, +33 / +39 %. Deeper K gained nothing (64×50176×576 0 / +1 %), nor did smaller C streamed from
-    /// 1 MiB on (128×12544×576 0; 512×784×128 −1 to +2 / −1 to +1 %); with B read in place it does
-    /// (`minimumStreamedCInPlaceB`). The price: the reader of C finds it in DRAM, not in L3, and a C this
-    /// large would mostly have left L3's share anyway.
+    /// of 7, +33 / +39 %. Deeper K gained nothing (64×50176×576 0 / +1 %). A smaller C is streamed at depths
+    /// under `minimumDepthForCPrefetch` (`minimumStreamedShallowC`). The price: the reader of C finds it in
+    /// DRAM, not in L3, and a C this large would mostly have left L3's share anyway.
     static let minimumStreamedC = 1 << 21
-    /// With B's rows read in place and a call depth under `minimumDepthForCPrefetch` (C's tile not brought
-    /// into L2 first), C is streamed from this many floats on (1 MiB, one L2): there each call's 16 plain
-    /// stores of a C past L2 waited on their reads for ownership (`sgemmKernel8x32AVX512RowsBStreamingC`, an
-    /// entry of its own). Zen 4, in-process alternating medians of 5, plain → streamed, 1 / 2 threads:
+    /// At a call depth under `minimumDepthForCPrefetch` (C's tile not brought into L2 first), C is streamed
+    /// from this many floats on (1 MiB, one L2): there each call's 16 plain stores of a C past L2 waited on
+    /// their reads for ownership. With B's rows read in place (`sgemmKernel8x32AVX512RowsBStreamingC`, an
+    /// entry of its own), Zen 4, in-process alternating medians of 5, plain → streamed, 1 / 2 threads:
     /// ResNet's 1×1 64→256 as a GEMM (256×3136×64) 96–104 → 111–113 / 144–199 → 205–214 GFLOPS, 256×12544×64
     /// 71 → 101 (1 thread), 128×3136×128 +4 % / +3 %, 256×2048×64–128 +1–5 % / +7 %, 256×1568×64 +2 % / +4 %;
     /// at depth 200–256, where C's tile is prefetched, −2 to −5 %, hence the depth bound. Its reader: that
     /// GEMM followed by the 1×1 256→64 one reading its C as B took 1.99 → 1.90 ms on 1 thread, 1.01 ms on 2
     /// both ways (the second GEMM itself 0–6 % slower there, from DRAM instead of L3 and the other L2).
-    static let minimumStreamedCInPlaceB = 1 << 18
-    /// Whether a GEMM stores its full 8×32 tiles of C past the caches (`minimumStreamedC`; with B's rows
-    /// read in place, `minimumStreamedCInPlaceB`).
+    /// Packed B: ResNet's 1×1 128→512 as a GEMM (512×784×128) +1 to +4 % / +1 to +2 %, 1024×784×128 and
+    /// 768×1024×96 0 to +2 %, 400×1000×100 and 600×700×64 0 (1 thread).
+    static let minimumStreamedShallowC = 1 << 18
+    /// Whether a GEMM stores its full 8×32 tiles of C past the caches (`minimumStreamedShallowC`, and
+    /// `minimumStreamedC` on packed B).
     static func streamsC(
         _ kernel: GEMMMicroKernel, _ blocking: GEMMBlocking, m: Int, n: Int, k: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
         bInPlace: Bool
     ) -> Bool {
-        let large = bInPlace ? m * n >= minimumStreamedCInPlaceB && k < minimumDepthForCPrefetch : m * n >= minimumStreamedC
+        let large = m * n >= minimumStreamedShallowC && k < minimumDepthForCPrefetch || !bInPlace && m * n >= minimumStreamedC
         return kernel == .avx512_8x32 && blocking.mr == 8 && beta == 0 && k <= blocking.kc && large
             && Int(bitPattern: c) % 64 == 0 && ldc % 16 == 0
     }
