@@ -641,8 +641,8 @@ public enum GEMM {
     ) {
         var source = source
         let mr = blocking.mr, nr = blocking.nr, kcBlock = blocking.kc, mcBlock = blocking.mc
-        // C written once and too large to stay in cache: full tiles stored past the caches, fenced before
-        // the tile counts as finished (`GEMMBlocking.streamsC`).
+        // C written once and too large to stay in L2 (or in cache at all, on deeper calls): full tiles stored
+        // past the caches, fenced before the tile counts as finished (`GEMMBlocking.streamsC`).
         let streamC = mayStreamC && aRows == nil
             && GEMMBlocking.streamsC(kernel, blocking, m: m, n: n, k: k, beta: beta, c: c, ldc: ldc, bInPlace: rowsB != nil)
         defer { if streamC { tessera_store_fence() } }
@@ -1027,7 +1027,7 @@ extension GEMM {
     /// A panel (`sgemmKernel8x32AVX512RowsB`), or with `aRows` (its tile's first row, `lda`) on A's rows in
     /// place too (`sgemmKernel8x32AVX512RowsARowsB`; `rows` of them valid), there with a prefetch stream of
     /// rows (`…PrefetchingRows`) where `stream` is given and the next panel is not prefetched. `streaming`: on a
-    /// packed A panel, a call that neither prefetches nor streams rows stores its full tile of C past the caches
+    /// packed A panel, a call that does not prefetch the next panel stores its full tile of C past the caches
     /// (`sgemmKernel8x32AVX512RowsBStreamingC`; mode 0, `GEMMBlocking.streamsC`).
     @inline(__always)
     static func rowsBKernel(
@@ -1057,7 +1057,7 @@ extension GEMM {
             sgemmKernel8x32AVX512RowsBPrefetchingNextPanel(
                 kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha, mode: mode, beta: beta,
                 epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
-        case (nil, false) where streaming && s == nil:
+        case (nil, false) where streaming:
             sgemmKernel8x32AVX512RowsBStreamingC(
                 kc: kc, a: a, b: b, ldb: ldb, c: c, ldc: ldc, alpha: alpha,
                 epilogue: bias.epilogue, rowBias: bias.row, columnBias: bias.column, relu: bias.relu)
