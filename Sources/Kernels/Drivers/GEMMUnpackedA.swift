@@ -66,7 +66,7 @@ extension GEMM {
         let chunks = (k + UnpackedABlocking.packChunk - 1) / UnpackedABlocking.packChunk
         let tileRows = tiling.widest * 8
         let w = UnpackedABlocking.panelColumns, paddedMain = (panels - 1) * w + blocking.lastPanelColumns
-        let ldo = paddedMain + (rest + 15) / 16 * 16
+        let scratchStride = paddedMain + (rest + 15) / 16 * 16   // a worker's scratch rows of C
         // A row-major op(B) of whole panels that each worker would copy for itself is read in place instead.
         let inPlaceB = transB == .none && paddedMain == mainColumns && k * n <= GEMMBlocking.maximumPrivatePackedB
         let bFloats = (inPlaceB ? 0 : k * paddedMain) + rest * k16
@@ -74,7 +74,7 @@ extension GEMM {
         let packTiles = privateB ? 0 : chunks
         // β = 0, one K block, no padded columns: the kernels write C itself (see above).
         let direct = beta == 0 && paddedMain == mainColumns && k <= kcBlock
-        let perWorker = (direct ? 0 : tileRows * ldo) + 8 * 16 + (privateB ? bFloats : 0)
+        let perWorker = (direct ? 0 : tileRows * scratchStride) + 8 * 16 + (privateB ? bFloats : 0)
         // Packs op(B)'s rows of chunk `chunk` into the copy at `dst`: panels, then op(B)ᵀ rows.
         func pack(_ chunk: Int, _ dst: UnsafeMutablePointer<Float>) {
             let p0 = chunk * UnpackedABlocking.packChunk, kc = min(UnpackedABlocking.packChunk, k - p0)
@@ -108,8 +108,8 @@ extension GEMM {
                 }
                 let t = tile - packTiles
                 let (g0, g1) = tiling.groups(t)
-                let out = workerScratch + worker * perWorker, tail = out + (direct ? 0 : tileRows * ldo)
-                let ldo = direct ? ldc : ldo
+                let out = workerScratch + worker * perWorker, tail = out + (direct ? 0 : tileRows * scratchStride)
+                let ldo = direct ? ldc : scratchStride   // where this tile's kernels write: C itself or scratch
                 let bCopy = privateB ? tail + 8 * 16 : scratch
                 if privateB && !packedBy[worker] {
                     packedBy[worker] = true
