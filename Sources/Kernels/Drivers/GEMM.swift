@@ -716,29 +716,39 @@ public enum GEMM {
                             // B in place: the first row panel of a column panel prefetches the next column panel.
                             let (code, betaValue) = mode.codeAndBeta
                             let b = rowsB.base + p0 * rowsB.ld + col, next = i == 0 && j + 2 * nr <= tileN
-                            if aRows == nil && rows == mr {
-                                // A packed, a whole row panel: the kernel straight on C. The general case below (A's rows
-                                // in place and their streams, an edge tile on scratch) cost ~40 cycles a call more. Zen 4,
-                                // alternating in-process medians of 9–11, 1 / 2 threads: ResNet's 1×1 64→256 as a GEMM
-                                // (256×3136×64) +3.9 / +3.0 %, 128×3136×128 +1.4 / +1.8 %, 64×3136×256 +1.6 / +0.8 %,
-                                // the other B-in-place shapes (K ≥ 147) 0 to +0.7 %.
-                                rowsBKernel(rows: mr, kc: kc, a: aPanel, aRows: nil, b: b, ldb: rowsB.ld, c: c + row * ldc + col, ldc: ldc,
-                                            alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next, streaming: streamC)
+                            guard let aRows else {
+                                // A packed: a whole row panel goes straight to C, an edge one through a scratch tile.
+                                // (Through the A-row stream set-up and the scratch closure of the case below, a whole
+                                // row panel cost ~40 cycles a call more. Zen 4, alternating in-process medians of 9–11,
+                                // 1 / 2 threads: ResNet's 1×1 64→256 as a GEMM (256×3136×64) +3.9 / +3.0 %, 128×3136×128
+                                // +1.4 / +1.8 %, 64×3136×256 +1.6 / +0.8 %, the other B-in-place shapes (K ≥ 147) 0 to +0.7 %.)
+                                if rows == mr {
+                                    rowsBKernel(rows: mr, kc: kc, a: aPanel, aRows: nil, b: b, ldb: rowsB.ld, c: c + row * ldc + col, ldc: ldc,
+                                                alpha: alpha, mode: code, beta: betaValue, epilogue: e, prefetchingNext: next, streaming: streamC)
+                                } else {
+                                    onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
+                                                    scratch: edge) { c, ldc, e in
+                                        rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: nil, b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha,
+                                                    mode: code, beta: betaValue, epilogue: e, prefetchingNext: next)
+                                    }
+                                }
                                 i += mr
                                 continue
                             }
-                            // A in place too: on the first column panel, the others prefetch the next row panel's rows of A.
+                            // A in place too (C never streamed there): on the first column panel, the others prefetch
+                            // the next row panel's rows of A.
                             let nextRows = min(mr, m0 + tileM - row - mr), lines = (kc * 4 + 63) / 64 + 1
-                            var stream = aRows.flatMap { a in j == 0 && i > 0 && nextRows > 0
-                                ? (UnsafeRawPointer(a.base + (row + mr) * a.ld + p0), a.ld * 4, lines, 0, 0, nextRows * lines) : nil }
+                            var stream: (base: UnsafeRawPointer, stride: Int, linesPerRow: Int, row: Int, line: Int, count: Int)? =
+                                j == 0 && i > 0 && nextRows > 0
+                                ? (UnsafeRawPointer(aRows.base + (row + mr) * aRows.ld + p0), aRows.ld * 4, lines, 0, 0, nextRows * lines) : nil
                             if j == lastFull && j > 0 {
                                 stream = ahead.a.isActive ? ahead.a.kernelSlice(kc: kc) : ahead.b.isActive ? ahead.b.kernelSlice(kc: kc) : nil
                             }
                             onTileOrScratch(mr: mr, nr: nr, c: c + row * ldc + col, ldc: ldc, rows: rows, mode: mode, epilogue: e,
                                             scratch: edge) { c, ldc, e in
-                                rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: aRows.map { ($0.base + row * $0.ld + p0, $0.ld) },
+                                rowsBKernel(rows: rows, kc: kc, a: aPanel, aRows: (aRows.base + row * aRows.ld + p0, aRows.ld),
                                             b: b, ldb: rowsB.ld, c: c, ldc: ldc, alpha: alpha, mode: code, beta: betaValue, epilogue: e,
-                                            prefetchingNext: next, stream: stream, streaming: streamC && rows == mr)
+                                            prefetchingNext: next, stream: stream)
                             }
                             i += mr
                             continue
